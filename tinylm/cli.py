@@ -1,0 +1,173 @@
+"""The `tinylm` command line: parse options, call the library, render results, map errors.
+
+Heavy modules (torch, tokenizers, numpy) are imported inside commands so `--help` stays instant.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from tinylm import __version__
+from tinylm.errors import TinylmError
+
+KIND_CHOICES = ("bpe", "wordpiece", "unigram", "char", "byte")
+
+
+class TinylmGroup(click.Group):
+    """A group that turns library errors into one clear line and the right exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except TinylmError as e:
+            err = click.ClickException(str(e))
+            err.exit_code = e.exit_code
+            raise err from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
+                where = f" ({e.filename})" if e.filename else ""
+                raise click.ClickException(f"cannot write{where}: {e.strerror}.") from None
+            raise
+
+
+@click.group(cls=TinylmGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tinylm")
+def cli() -> None:
+    """Train tiny causal (GPT) and masked (BERT) language models on a laptop.
+
+    \b
+      tinylm tokenize corpus.txt --out work/tok
+    """
+
+
+class _TqdmProgress:
+    """Byte progress bars on stderr, one per stage; silent when stderr is not a terminal."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar = None
+
+    def stage(self, name: str, total: int) -> None:
+        from tqdm import tqdm
+
+        self.close()
+        self.bar = tqdm(
+            total=total,
+            desc=name,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            file=sys.stderr,
+            disable=True if self.quiet else None,
+            leave=False,
+        )
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _tokenize_summary(meta: dict, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    seconds = meta["seconds"]
+    table = Table(title=f"tinylm tokenize -> {out}", title_justify="left")
+    for col in ("split", "documents", "bytes", "tokens", "bytes/token"):
+        table.add_column(col, justify="left" if col == "split" else "right")
+    rows = dict(meta["splits"])
+    rows["total"] = {k: sum(s[k] for s in meta["splits"].values()) for k in rows["train"]}
+    rows["total"]["documents"] = meta["documents"]  # a tail-sliced document is in both splits
+    for name, s in rows.items():
+        ratio = s["bytes"] / s["tokens"] if s["tokens"] else 0.0
+        table.add_row(name, f"{s['documents']:,}", f"{s['bytes']:,}", f"{s['tokens']:,}", f"{ratio:.2f}")
+    total_bytes = rows["total"]["bytes"]
+    table.caption = (
+        f"{meta['tokenizer']['kind']} tokenizer, vocab {meta['vocab_size']:,}, {meta['dtype']}; "
+        f"{seconds:.1f} s, {total_bytes / 1e6 / max(seconds, 1e-9):.2f} MB/s"
+    )
+    table.caption_justify = "left"
+    Console(stderr=True).print(table)
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, metavar="[INPUT]...")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
+              help="Output directory (written atomically).")
+@click.option("--kind", type=click.Choice(KIND_CHOICES), default="bpe", show_default=True,
+              help="Tokenizer kind: byte-level BPE, WordPiece, Unigram, characters, or raw bytes.")
+@click.option("--vocab-size", type=int, default=None,
+              help="Vocabulary size for bpe/wordpiece/unigram (default 2048); char and byte "
+                   "are sized by their alphabet.")
+@click.option("--min-frequency", type=int, default=2, show_default=True,
+              help="Minimum count for a merge or word piece to enter the vocabulary.")
+@click.option("--tokenizer", "tokenizer_path", type=click.Path(path_type=Path), default=None,
+              help="Reuse this tokenizer.json instead of training one.")
+@click.option("--val-fraction", type=float, default=0.1, show_default=True,
+              help="Share of the corpus held out for validation (by document, or a tail slice).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed for choosing validation documents.")
+@click.option("--text-field", default="text", show_default=True,
+              help="Field holding the text in .jsonl records.")
+@click.option("--errors", type=click.Choice(["strict", "replace"]), default="strict",
+              show_default=True, help="Invalid UTF-8: stop with an error, or replace it with U+FFFD.")
+@click.option("--strip-gutenberg", is_flag=True,
+              help="Remove Project Gutenberg headers and footers.")
+@click.option("--force", is_flag=True, help="Replace an existing non-empty output directory.")
+@click.option("--json", "as_json", is_flag=True, help="Print meta.json to stdout when done.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+def tokenize(inputs: tuple[str, ...], out: Path, kind: str, vocab_size: int | None,
+             min_frequency: int, tokenizer_path: Path | None, val_fraction: float, seed: int,
+             text_field: str, errors: str, strip_gutenberg: bool, force: bool, as_json: bool,
+             quiet: bool) -> None:
+    """Train a tokenizer and write memory-mapped token files for training.
+
+    INPUT may be files, directories (searched recursively for .txt, .md, .rst, .jsonl and their
+    .gz), glob patterns, or - for stdin. With no INPUT the bundled Shakespeare corpus is used.
+
+    \b
+    Examples:
+      tinylm tokenize --out work/tok
+      tinylm tokenize notes/ 'books/*.txt.gz' --out work/tok --kind char
+      tinylm tokenize data.jsonl --text-field body --out work/tok --vocab-size 4096
+    """
+    from tinylm.corpus import ReadOptions, bundled_corpus
+    from tinylm.prepare import TokenizeOptions, tokenize_corpus
+
+    opts = TokenizeOptions(
+        kind=kind,
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        val_fraction=val_fraction,
+        seed=seed,
+        tokenizer_path=tokenizer_path,
+        read=ReadOptions(errors=errors, text_field=text_field, strip_gutenberg=strip_gutenberg),
+    )
+    sources = list(inputs) or [str(bundled_corpus())]
+    progress = _TqdmProgress(quiet)
+    try:
+        meta = tokenize_corpus(sources, out, opts, force=force, progress=progress)
+    finally:
+        progress.close()
+    if not quiet:
+        _tokenize_summary(meta, out)
+    if as_json:
+        click.echo(json.dumps(meta, indent=2))
+
+
+def main() -> None:
+    """Entry point of the `tinylm` script."""
+    cli(prog_name="tinylm")
