@@ -93,7 +93,9 @@ def _tokenize_summary(meta: dict, out: Path) -> None:
     rows["total"]["documents"] = meta["documents"]  # a tail-sliced document is in both splits
     for name, s in rows.items():
         ratio = s["bytes"] / s["tokens"] if s["tokens"] else 0.0
-        table.add_row(name, f"{s['documents']:,}", f"{s['bytes']:,}", f"{s['tokens']:,}", f"{ratio:.2f}")
+        table.add_row(
+            name, f"{s['documents']:,}", f"{s['bytes']:,}", f"{s['tokens']:,}", f"{ratio:.2f}"
+        )
     total_bytes = rows["total"]["bytes"]
     table.caption = (
         f"{meta['tokenizer']['kind']} tokenizer, vocab {meta['vocab_size']:,}, {meta['dtype']}; "
@@ -105,34 +107,86 @@ def _tokenize_summary(meta: dict, out: Path) -> None:
 
 @cli.command()
 @click.argument("inputs", nargs=-1, metavar="[INPUT]...")
-@click.option("-o", "--out", type=click.Path(path_type=Path), required=True,
-              help="Output directory (written atomically).")
-@click.option("--kind", type=click.Choice(KIND_CHOICES), default="bpe", show_default=True,
-              help="Tokenizer kind: byte-level BPE, WordPiece, Unigram, characters, or raw bytes.")
-@click.option("--vocab-size", type=int, default=None,
-              help="Vocabulary size for bpe/wordpiece/unigram (default 2048); char and byte "
-                   "are sized by their alphabet.")
-@click.option("--min-frequency", type=int, default=2, show_default=True,
-              help="Minimum count for a merge or word piece to enter the vocabulary.")
-@click.option("--tokenizer", "tokenizer_path", type=click.Path(path_type=Path), default=None,
-              help="Reuse this tokenizer.json instead of training one.")
-@click.option("--val-fraction", type=float, default=0.1, show_default=True,
-              help="Share of the corpus held out for validation (by document, or a tail slice).")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed for choosing validation documents.")
-@click.option("--text-field", default="text", show_default=True,
-              help="Field holding the text in .jsonl records.")
-@click.option("--errors", type=click.Choice(["strict", "replace"]), default="strict",
-              show_default=True, help="Invalid UTF-8: stop with an error, or replace it with U+FFFD.")
-@click.option("--strip-gutenberg", is_flag=True,
-              help="Remove Project Gutenberg headers and footers.")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output directory (written atomically).",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(KIND_CHOICES),
+    default="bpe",
+    show_default=True,
+    help="Tokenizer kind: byte-level BPE, WordPiece, Unigram, characters, or raw bytes.",
+)
+@click.option(
+    "--vocab-size",
+    type=int,
+    default=None,
+    help="Vocabulary size for bpe/wordpiece/unigram (default 2048); char and byte "
+    "are sized by their alphabet.",
+)
+@click.option(
+    "--min-frequency",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Minimum count for a merge or word piece to enter the vocabulary.",
+)
+@click.option(
+    "--tokenizer",
+    "tokenizer_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Reuse this tokenizer.json instead of training one.",
+)
+@click.option(
+    "--val-fraction",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Share of the corpus held out for validation (by document, or a tail slice).",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed for choosing validation documents."
+)
+@click.option(
+    "--text-field",
+    default="text",
+    show_default=True,
+    help="Field holding the text in .jsonl records.",
+)
+@click.option(
+    "--errors",
+    type=click.Choice(["strict", "replace"]),
+    default="strict",
+    show_default=True,
+    help="Invalid UTF-8: stop with an error, or replace it with U+FFFD.",
+)
+@click.option(
+    "--strip-gutenberg", is_flag=True, help="Remove Project Gutenberg headers and footers."
+)
 @click.option("--force", is_flag=True, help="Replace an existing non-empty output directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print meta.json to stdout when done.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
-def tokenize(inputs: tuple[str, ...], out: Path, kind: str, vocab_size: int | None,
-             min_frequency: int, tokenizer_path: Path | None, val_fraction: float, seed: int,
-             text_field: str, errors: str, strip_gutenberg: bool, force: bool, as_json: bool,
-             quiet: bool) -> None:
+def tokenize(
+    inputs: tuple[str, ...],
+    out: Path,
+    kind: str,
+    vocab_size: int | None,
+    min_frequency: int,
+    tokenizer_path: Path | None,
+    val_fraction: float,
+    seed: int,
+    text_field: str,
+    errors: str,
+    strip_gutenberg: bool,
+    force: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Train a tokenizer and write memory-mapped token files for training.
 
     INPUT may be files, directories (searched recursively for .txt, .md, .rst, .jsonl and their

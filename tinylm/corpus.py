@@ -264,7 +264,9 @@ def _text_document(src: Source, opts: ReadOptions, on_bytes: ByteCallback | None
     return strip_gutenberg(pieces) if opts.strip_gutenberg else pieces
 
 
-def _jsonl_documents(src: Source, opts: ReadOptions, on_bytes: ByteCallback | None) -> Iterator[str]:
+def _jsonl_documents(
+    src: Source, opts: ReadOptions, on_bytes: ByteCallback | None
+) -> Iterator[str]:
     """Each JSONL record's text field, normalised; errors name the file and line."""
     carry = b""
     lineno = 0

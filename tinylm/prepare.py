@@ -210,14 +210,18 @@ def _encode(
     dtype: np.dtype,
     progress: Progress,
 ) -> dict[str, SplitStats]:
-    writers = {name: _SplitWriter(tokenizer, out / f"{name}.bin", dtype) for name in ("train", "val")}
+    writers = {
+        name: _SplitWriter(tokenizer, out / f"{name}.bin", dtype) for name in ("train", "val")
+    }
     tokenizer.encode_special_tokens = True  # "[MASK]" written in the corpus is text, not a special
     try:
         for i, doc in enumerate(iter_documents(sources, opts.read, progress.advance)):
             if isinstance(split, np.ndarray):
                 routed = ((("val" if split[i] else "train"), chunk) for chunk in _chunks(doc))
             else:
-                routed = ((name, c) for name, text in _tail_cut(doc, split) for c in _chunks([text]))
+                routed = (
+                    (name, c) for name, text in _tail_cut(doc, split) for c in _chunks([text])
+                )
             used = set()
             for name, chunk in routed:
                 writers[name].add(chunk)
@@ -264,7 +268,9 @@ def tokenize_corpus(
             vocab_size = resolve_vocab_size(kind, opts.vocab_size, alphabet)
             if kind in TRAINED_KINDS:
                 progress.stage("train tokenizer", disk_bytes)
-            texts = (t for doc in iter_documents(sources, opts.read, progress.advance) for t in doc)
+            # small items keep the trainer's internal buffering bounded
+            docs = iter_documents(sources, opts.read, progress.advance)
+            texts = (chunk for doc in docs for chunk in _chunks(doc))
             tokenizer = build_tokenizer(kind, texts, vocab_size, opts.min_frequency, alphabet)
             tokenizer.save(str(tok_path))
         vocab = tokenizer.get_vocab_size()

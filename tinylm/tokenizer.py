@@ -1,4 +1,4 @@
-"""Train, load and check Hugging Face `tokenizers` with fixed special tokens shared by both families."""
+"""Train, load and check `tokenizers` tokenizers with fixed special ids shared by both families."""
 
 from __future__ import annotations
 

@@ -1,0 +1,36 @@
+"""Shared helpers: a CliRunner that keeps stderr apart, and a small corpus on disk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tinylm.cli import cli
+
+SAMPLE = (
+    "First Citizen:\nBefore we proceed any further, hear me speak.\n\n"
+    "All:\nSpeak, speak.\n\nFirst Citizen:\nYou are all resolved rather to die than to famish?\n"
+) * 20
+
+
+def run_cli(*args: str, input: bytes | str | None = None):
+    """Invoke the CLI in-process; stdout and stderr stay separate."""
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=True)
+
+
+def read_tokens(out: Path, split: str) -> np.ndarray:
+    """The token ids of one split, as the trainer will read them."""
+    meta = json.loads((out / "meta.json").read_text())
+    return np.memmap(out / f"{split}.bin", dtype=meta["dtype"], mode="r")
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A small plain-text corpus file."""
+    p = tmp_path / "corpus.txt"
+    p.write_text(SAMPLE, encoding="utf-8")
+    return p
