@@ -1,0 +1,112 @@
+"""The model module: causality, attention against a naive reference, init, shapes, config."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tinylm.model import ModelConfig, Transformer, apply_rope
+
+TINY = dict(vocab_size=50, block_size=16, n_layer=2, n_head=2, d_model=16)
+
+
+def _model(**kw) -> Transformer:
+    torch.manual_seed(0)
+    return Transformer(ModelConfig(**{**TINY, **kw})).eval()
+
+
+@pytest.mark.parametrize("pos", ["learned", "rope"])
+def test_causal_mode_never_sees_the_future_and_masked_mode_does(pos: str) -> None:
+    idx = torch.randint(5, 50, (2, 12), generator=torch.Generator().manual_seed(1))
+    changed = idx.clone()
+    changed[:, 7] = (changed[:, 7] + 1 - 5) % 45 + 5  # change token t + 1 = 7
+    for objective in ("causal", "masked"):
+        model = _model(objective=objective, pos=pos)
+        with torch.no_grad():
+            a, b = model(idx), model(changed)
+        assert a.shape == (2, 12, 50)
+        if objective == "causal":
+            assert torch.equal(a[:, :7], b[:, :7])  # positions <= t are untouched, exactly
+            assert not torch.allclose(a[:, 7:], b[:, 7:])
+        else:
+            assert not torch.allclose(a[:, :7], b[:, :7])  # every position sees the change
+
+
+def _naive_attention(attn, x: torch.Tensor, causal: bool, rope=None) -> torch.Tensor:
+    """Attention written out by hand: softmax(q k^T / sqrt(d)) v, with an explicit mask."""
+    B, T, C = x.shape
+    H = attn.n_head
+    q, k, v = attn.qkv(x).split(C, dim=2)
+    q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))
+    if rope is not None:
+        q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(C // H)
+    if causal:
+        scores = scores.masked_fill(torch.ones(T, T).triu(1).bool(), float("-inf"))
+    y = scores.softmax(-1) @ v
+    return attn.proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+@pytest.mark.parametrize("objective", ["causal", "masked"])
+@pytest.mark.parametrize("pos", ["learned", "rope"])
+def test_sdpa_equals_naive_attention(objective: str, pos: str) -> None:
+    model = _model(objective=objective, pos=pos)
+    attn = model.blocks[0].attn
+    x = torch.randn(3, 10, 16)
+    rope = (model.rope_cos[:10], model.rope_sin[:10]) if pos == "rope" else None
+    with torch.no_grad():
+        got = attn(x, rope)
+        want = _naive_attention(attn, x, objective == "causal", rope)
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
+
+
+def test_exact_parameter_count() -> None:
+    V, T, L, C, F_ = 50, 16, 2, 16, 64
+    per_block = 2 * C + 3 * C * C + C * C + C * F_ + F_ * C  # 2 norms, qkv, proj, fc, proj
+    want = V * C + T * C + L * per_block + C  # tied head adds nothing; final norm
+    assert _model().num_params() == want == 7_280
+    swiglu = _model(mlp="swiglu", norm="rmsnorm", pos="rope")
+    assert swiglu.num_params() == V * C + L * (2 * C + 4 * C * C + 3 * C * F_) + C
+
+
+def test_head_is_tied_and_there_are_no_biases() -> None:
+    model = _model()
+    assert model.head.weight is model.tok_emb.weight
+    assert not any(name.endswith("bias") for name, _ in model.named_parameters())
+
+
+@pytest.mark.parametrize("objective", ["causal", "masked"])
+def test_loss_at_init_is_about_log_vocab(objective: str) -> None:
+    model = _model(vocab_size=512, objective=objective)
+    idx, target = torch.randint(0, 512, (2, 8, 16))
+    loss = F.cross_entropy(model(idx).flatten(0, 1), target.flatten())
+    assert abs(loss.item() - math.log(512)) < 0.1
+
+
+def test_select_computes_the_head_only_where_asked() -> None:
+    model = _model(objective="masked")
+    idx = torch.randint(5, 50, (2, 8))
+    select = torch.zeros(2, 8, dtype=torch.bool)
+    select[0, 3] = select[1, 5] = True
+    with torch.no_grad():
+        full, sparse = model(idx), model(idx, select=select)
+    assert sparse.shape == (2, 50)
+    torch.testing.assert_close(sparse, full[select])
+
+
+def test_config_validates_and_round_trips() -> None:
+    cfg = ModelConfig(**TINY, objective="masked")
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match=r"d_model \(30\) must be divisible by n_head \(4\)"):
+        ModelConfig(vocab_size=10, d_model=30, n_head=4)
+    with pytest.raises(ValueError, match="n_layer must be a positive integer"):
+        ModelConfig(vocab_size=10, n_layer=0)
+    with pytest.raises(ValueError, match="objective must be one of"):
+        ModelConfig(vocab_size=10, objective="both")
+    with pytest.raises(ValueError, match="unknown model config keys: colour"):
+        ModelConfig.from_dict({**TINY, "colour": "red"})
+    with pytest.raises(ValueError, match="exceeds block_size"):
+        _model()(torch.zeros(1, 17, dtype=torch.long))

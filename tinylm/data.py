@@ -1,0 +1,102 @@
+"""Token files written by `tinylm tokenize`: load and check them, and cut them into batches."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tinylm.errors import TinylmError
+from tinylm.tokenizer import file_sha256
+
+REQUIRED = ("meta.json", "tokenizer.json", "train.bin", "val.bin")
+
+
+@dataclass
+class TokenData:
+    """A tokenized corpus: its meta, tokenizer file and memory-mapped splits."""
+
+    root: Path
+    meta: dict
+    train: np.ndarray
+    val: np.ndarray
+
+    @property
+    def tokenizer_path(self) -> Path:
+        return self.root / "tokenizer.json"
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.meta["vocab_size"])
+
+    @property
+    def bytes_per_token(self) -> float:
+        """UTF-8 bytes per val token, to turn nats per token into bits per byte."""
+        val = self.meta["splits"]["val"]
+        return val["bytes"] / max(val["tokens"], 1)
+
+
+def is_token_dir(path: Path) -> bool:
+    """Whether `path` looks like the output of `tinylm tokenize`."""
+    return path.is_dir() and (path / "meta.json").is_file()
+
+
+def load_token_dir(path: Path) -> TokenData:
+    """Open a token directory, checking files, tokenizer hash and sizes against meta.json."""
+    missing = [name for name in REQUIRED if not (path / name).is_file()]
+    if missing:
+        raise TinylmError(
+            f"{path} is not a complete `tinylm tokenize` output (missing {', '.join(missing)})."
+        )
+    try:
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+        dtype = np.dtype(meta["dtype"])
+        expected = {s: int(meta["splits"][s]["tokens"]) for s in ("train", "val")}
+        sha = meta["tokenizer"]["sha256"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise TinylmError(
+            f"{path / 'meta.json'} is corrupt ({e}); run `tinylm tokenize` again."
+        ) from e
+    if file_sha256(path / "tokenizer.json") != sha:
+        raise TinylmError(
+            f"{path / 'tokenizer.json'} does not match meta.json (SHA-256 differs): the token "
+            "files were made with another tokenizer; run `tinylm tokenize` again."
+        )
+    splits = {}
+    for name, tokens in expected.items():
+        size = (path / f"{name}.bin").stat().st_size
+        if size != tokens * dtype.itemsize:
+            raise TinylmError(
+                f"{path / (name + '.bin')} holds {size // dtype.itemsize} tokens but meta.json says "
+                f"{tokens}; run `tinylm tokenize` again."
+            )
+        splits[name] = np.memmap(path / f"{name}.bin", dtype=dtype, mode="r")
+    return TokenData(path, meta, splits["train"], splits["val"])
+
+
+def shard(data: np.ndarray, rank: int, world: int) -> np.ndarray:
+    """The contiguous slice of `data` that one of `world` ranks reads, disjoint from the others."""
+    n = len(data) // world
+    return data[rank * n : (rank + 1) * n]
+
+
+def random_windows(
+    data: np.ndarray, batch: int, length: int, generator: torch.Generator
+) -> torch.Tensor:
+    """`batch` windows of `length` tokens at random offsets: (batch, length) int64."""
+    starts = torch.randint(0, len(data) - length + 1, (batch,), generator=generator).tolist()
+    return torch.from_numpy(np.stack([data[s : s + length] for s in starts]).astype(np.int64))
+
+
+def fixed_windows(data: np.ndarray, length: int, max_windows: int) -> torch.Tensor:
+    """Non-overlapping windows from the start of `data`, the same every call: (N, length)."""
+    n = min(len(data) // length, max_windows)
+    if n == 0:
+        raise TinylmError(
+            f"the val split has {len(data)} tokens, fewer than one window of {length}; "
+            "lower --block-size or raise --val-fraction when tokenizing."
+        )
+    return torch.from_numpy(np.asarray(data[: n * length]).astype(np.int64).reshape(n, length))

@@ -1,0 +1,73 @@
+"""Training objectives, outside the model: next-token prediction and masked-token reconstruction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from tinylm.model import Transformer
+from tinylm.tokenizer import MASK_ID, SPECIAL_TOKENS
+
+IGNORE = -100  # label of positions that carry no loss (the Hugging Face convention)
+N_SPECIAL = len(SPECIAL_TOKENS)  # ids below this are special tokens
+EVAL_MASK_RATE = 0.15  # evaluation always uses 15 % so runs with different training rates compare
+EVAL_MASK_SEED = 1234
+
+
+@dataclass(frozen=True)
+class MaskingConfig:
+    """How tokens are hidden: the rate, and what a chosen token becomes (mask / random / kept)."""
+
+    rate: float = 0.3
+    p_mask: float = 0.8
+    p_random: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.rate < 1.0:
+            raise ValueError(f"mask rate must be in (0, 1), got {self.rate}")
+        if self.p_mask < 0 or self.p_random < 0 or self.p_mask + self.p_random > 1.0:
+            raise ValueError(
+                f"mask/random shares must be >= 0 and sum to <= 1, got {self.p_mask}, {self.p_random}"
+            )
+
+
+def mask_tokens(
+    idx: torch.Tensor, vocab_size: int, cfg: MaskingConfig, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Choose ~rate of the non-special tokens; return (inputs, labels) with labels -100 elsewhere."""
+    gen_device = generator.device if generator is not None else idx.device
+    draw = torch.rand(idx.shape, generator=generator, device=gen_device).to(idx.device)
+    how = torch.rand(idx.shape, generator=generator, device=gen_device).to(idx.device)
+    rand_ids = torch.randint(
+        N_SPECIAL, vocab_size, idx.shape, generator=generator, device=gen_device
+    ).to(idx.device)
+    chosen = (draw < cfg.rate) & (idx >= N_SPECIAL)
+    labels = torch.where(chosen, idx, torch.full_like(idx, IGNORE))
+    inputs = idx.clone()
+    to_mask = chosen & (how < cfg.p_mask)
+    to_rand = chosen & (how >= cfg.p_mask) & (how < cfg.p_mask + cfg.p_random)
+    inputs[to_mask] = MASK_ID
+    inputs[to_rand] = rand_ids[to_rand]
+    return inputs, labels
+
+
+def causal_loss(model: Transformer, batch: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy of windows (B, T + 1)."""
+    logits = model(batch[:, :-1])
+    return F.cross_entropy(logits.flatten(0, 1).float(), batch[:, 1:].flatten())
+
+
+def masked_loss(
+    model: Transformer, inputs: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy at the masked positions only, and the number of correct top-1 guesses."""
+    select = labels != IGNORE
+    logits = model(inputs, select=select).float()  # (N, V): the head runs only where it is needed
+    target = labels[select]
+    if target.numel() == 0:
+        zero = logits.sum() * 0.0
+        return zero, torch.zeros((), dtype=torch.long, device=inputs.device)
+    loss = F.cross_entropy(logits, target)
+    return loss, (logits.argmax(-1) == target).sum()
