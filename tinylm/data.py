@@ -70,8 +70,8 @@ def load_token_dir(path: Path) -> TokenData:
         size = (path / f"{name}.bin").stat().st_size
         if size != tokens * dtype.itemsize:
             raise TinylmError(
-                f"{path / (name + '.bin')} holds {size // dtype.itemsize} tokens but meta.json says "
-                f"{tokens}; run `tinylm tokenize` again."
+                f"{path / (name + '.bin')} holds {size // dtype.itemsize} tokens but meta.json "
+                f"says {tokens}; run `tinylm tokenize` again."
             )
         splits[name] = np.memmap(path / f"{name}.bin", dtype=dtype, mode="r")
     return TokenData(path, meta, splits["train"], splits["val"])

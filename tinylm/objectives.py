@@ -29,14 +29,15 @@ class MaskingConfig:
             raise ValueError(f"mask rate must be in (0, 1), got {self.rate}")
         if self.p_mask < 0 or self.p_random < 0 or self.p_mask + self.p_random > 1.0:
             raise ValueError(
-                f"mask/random shares must be >= 0 and sum to <= 1, got {self.p_mask}, {self.p_random}"
+                "mask/random shares must be >= 0 and sum to <= 1, "
+                f"got {self.p_mask}, {self.p_random}"
             )
 
 
 def mask_tokens(
     idx: torch.Tensor, vocab_size: int, cfg: MaskingConfig, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Choose ~rate of the non-special tokens; return (inputs, labels) with labels -100 elsewhere."""
+    """Hide ~rate of the non-special tokens; return (inputs, labels), labels -100 elsewhere."""
     gen_device = generator.device if generator is not None else idx.device
     draw = torch.rand(idx.shape, generator=generator, device=gen_device).to(idx.device)
     how = torch.rand(idx.shape, generator=generator, device=gen_device).to(idx.device)
