@@ -222,6 +222,11 @@ def tokenize(
         click.echo(json.dumps(meta, indent=2))
 
 
+from tinylm.train_cli import train  # noqa: E402 - commands register after the group exists
+
+cli.add_command(train)
+
+
 def main() -> None:
     """Entry point of the `tinylm` script."""
     cli(prog_name="tinylm")

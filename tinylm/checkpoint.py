@@ -1,0 +1,127 @@
+"""Checkpoint directories: config.json, model.safetensors, tokenizer.json, trainer state, optimizer.
+
+Nothing is ever unpickled: weights are safetensors, metadata is JSON, and the optimizer state is
+loaded with `torch.load(..., weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_model, save_model
+from torch import nn
+
+from tinylm import __version__
+from tinylm.atomic import atomic_dir
+from tinylm.errors import TinylmError
+from tinylm.model import ModelConfig, Transformer
+from tinylm.tokenizer import file_sha256
+
+FORMAT_VERSION = 1
+MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain module under torch.compile and DistributedDataParallel wrappers."""
+    while True:
+        if hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        elif hasattr(model, "module") and isinstance(model.module, nn.Module):
+            model = model.module
+        else:
+            return model
+
+
+def save_checkpoint(
+    path: Path,
+    model: nn.Module,
+    tokenizer_path: Path,
+    trainer_state: dict | None = None,
+    optimizer_state: dict | None = None,
+) -> None:
+    """Write a checkpoint directory atomically, replacing an older one at `path`."""
+    plain = unwrap(model)
+    cfg: ModelConfig = plain.config
+    with atomic_dir(path, force=True) as tmp:
+        shutil.copyfile(tokenizer_path, tmp / "tokenizer.json")
+        config = {
+            "format_version": FORMAT_VERSION,
+            "tinylm_version": __version__,
+            "model": cfg.to_dict(),
+            "tokenizer_sha256": file_sha256(tmp / "tokenizer.json"),
+        }
+        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        save_model(plain, str(tmp / "model.safetensors"))  # tied weights are stored once
+        if trainer_state is not None:
+            (tmp / "trainer_state.json").write_text(json.dumps(trainer_state, indent=2) + "\n")
+        if optimizer_state is not None:
+            torch.save(optimizer_state, tmp / "optimizer.pt")
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint directory."""
+
+    path: Path
+    config: ModelConfig
+    model: Transformer
+
+    @property
+    def tokenizer_path(self) -> Path:
+        return self.path / "tokenizer.json"
+
+
+def read_config(path: Path) -> ModelConfig:
+    """Check a checkpoint's files and tokenizer hash; return its model config."""
+    if not path.is_dir():
+        raise TinylmError(f"checkpoint {path} does not exist.")
+    missing = [name for name in MODEL_FILES if not (path / name).is_file()]
+    if missing:
+        raise TinylmError(f"checkpoint {path} is incomplete: missing {', '.join(missing)}.")
+    try:
+        raw = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        if raw.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"format_version {raw.get('format_version')!r}")
+        cfg = ModelConfig.from_dict(raw["model"])
+        sha = raw["tokenizer_sha256"]
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise TinylmError(f"{path / 'config.json'} is corrupt or unsupported ({e}).") from e
+    if file_sha256(path / "tokenizer.json") != sha:
+        raise TinylmError(
+            f"{path / 'tokenizer.json'} does not match the tokenizer this model was trained with."
+        )
+    return cfg
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> Checkpoint:
+    """Rebuild the exact model of a checkpoint directory; loading is strict."""
+    cfg = read_config(path)
+    model = Transformer(cfg)
+    try:
+        missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False)
+    except (SafetensorError, OSError, RuntimeError, ValueError) as e:
+        raise TinylmError(f"{path / 'model.safetensors'} is corrupt or does not fit ({e}).") from e
+    missing = [k for k in missing if k != "head.weight"]  # the head is the tied embedding
+    if missing or unexpected:
+        raise TinylmError(
+            f"{path / 'model.safetensors'} does not fit its config.json "
+            f"(missing: {', '.join(missing) or '-'}; unexpected: {', '.join(unexpected) or '-'})."
+        )
+    return Checkpoint(path, cfg, model.to(device))
+
+
+def load_trainer_state(path: Path) -> tuple[dict, dict]:
+    """The trainer state (JSON) and optimizer state (tensors only) of a checkpoint."""
+    try:
+        state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+        optim = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
+    except FileNotFoundError as e:
+        raise TinylmError(f"{path} cannot be resumed: missing {Path(e.filename).name}.") from e
+    except Exception as e:  # a truncated or foreign file can fail in many ways
+        raise TinylmError(f"{path} cannot be resumed: its trainer state is corrupt ({e}).") from e
+    return state, optim

@@ -1,0 +1,165 @@
+"""Setting up a training run: size presets, budgets, the data, a new run or a resumed one."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from tinylm.checkpoint import load_checkpoint, load_trainer_state, read_config
+from tinylm.data import TokenData, is_token_dir, load_token_dir
+from tinylm.errors import TinylmError, UsageError
+from tinylm.model import ModelConfig, Transformer
+from tinylm.prepare import Progress, TokenizeOptions, tokenize_corpus
+from tinylm.training import TrainConfig
+
+# Sized for a 2-core laptop CPU; tokens/s measured with `bench/train_bench.py` (see README).
+SIZES: dict[str, dict] = {
+    "tiny": dict(n_layer=4, n_head=4, d_model=128, block_size=64),
+    "small": dict(n_layer=6, n_head=6, d_model=192, block_size=128),
+    "base": dict(n_layer=6, n_head=6, d_model=384, block_size=256),
+}
+DEFAULT_TIME = 120.0  # seconds: `tinylm train` with no budget finishes in about two minutes
+
+
+def parse_duration(text: str) -> float:
+    """'90s', '10m', '1h', '1h30m' or plain seconds -> seconds."""
+    s = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", s):
+        seconds = float(s)
+    else:
+        parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?", s)
+        if not s or parts is None:
+            raise UsageError(
+                f"--time {text!r} is not a duration; write e.g. 90s, 10m, 1h or 1h30m."
+            )
+        h, m, sec = (float(x) if x else 0.0 for x in parts.groups())
+        seconds = h * 3600 + m * 60 + sec
+    if seconds <= 0:
+        raise UsageError(f"--time {text!r} must be longer than zero.")
+    return seconds
+
+
+def default_out(objective: str) -> Path:
+    """runs/<objective>-<timestamp>."""
+    return Path("runs") / f"{objective}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def prepare_out(out: Path, force: bool) -> None:
+    """Create the run directory; an existing non-empty one needs --force (or --resume)."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} exists and is not a directory; choose another --out.")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise UsageError(
+                f"run directory {out} already exists; use --resume {out} to continue it, "
+                "--force to replace it, or another --out."
+            )
+        shutil.rmtree(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise TinylmError(f"cannot write to run directory {out}: {e.strerror}.") from e
+
+
+def load_data(
+    data: str | None,
+    out: Path,
+    tokenize: TokenizeOptions,
+    progress: Progress | None = None,
+    default_corpus: Path | None = None,
+) -> TokenData:
+    """A token directory as is; raw text (or the bundled corpus) tokenized into out/data."""
+    if data is not None and is_token_dir(Path(data)):
+        return load_token_dir(Path(data))
+    if data is not None and not Path(data).exists():
+        raise UsageError(f"DATA {data!r} does not exist; give a `tinylm tokenize` output or text.")
+    inputs = [data] if data is not None else [str(default_corpus)]
+    tokenize_corpus(inputs, out / "data", tokenize, force=True, progress=progress)
+    return load_token_dir(out / "data")
+
+
+def build_model_config(vocab_size: int, objective: str, size: str, overrides: dict) -> ModelConfig:
+    """A size preset with explicit overrides; bad shapes become one clear usage error."""
+    fields = {**SIZES[size], **{k: v for k, v in overrides.items() if v is not None}}
+    try:
+        return ModelConfig(vocab_size=vocab_size, objective=objective, **fields)
+    except ValueError as e:
+        raise UsageError(f"impossible model shape: {e}.") from e
+
+
+def check_fits(cfg: ModelConfig, data: TokenData) -> None:
+    """The data must suit the model: same vocabulary, and room for one window in each split."""
+    if cfg.vocab_size != data.vocab_size:
+        raise TinylmError(
+            f"the model has a vocabulary of {cfg.vocab_size} but the data's tokenizer has "
+            f"{data.vocab_size}; use data made with the model's tokenizer."
+        )
+    need = cfg.block_size + 1
+    for name, split in (("train", data.train), ("val", data.val)):
+        if len(split) < need:
+            raise UsageError(
+                f"--block-size {cfg.block_size} is larger than the {name} split "
+                f"({len(split)} tokens); lower --block-size or add text."
+            )
+
+
+@dataclass
+class Resumed:
+    """What a resumed run continues from."""
+
+    model: Transformer
+    train_config: TrainConfig
+    state: dict
+    optimizer: dict
+    data_dir: Path
+
+
+def write_run_info(out: Path, info: dict) -> None:
+    """The resolved configuration of a run, for people and for --resume."""
+    (out / "run.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+
+
+def load_resume(run: Path, budget: dict) -> Resumed:
+    """Open RUN/last to continue it; an explicit budget may extend the saved one."""
+    last = run / "last"
+    if not (run / "run.json").is_file() or not last.is_dir():
+        raise TinylmError(f"--resume {run}: not a tinylm run directory (no run.json or last/).")
+    try:
+        info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+        data_dir = Path(info["data"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise TinylmError(f"--resume {run}: run.json is corrupt ({e}).") from e
+    state, optim = load_trainer_state(last)
+    ckpt = load_checkpoint(last)
+    try:
+        tc = dict(state["train_config"])
+        from tinylm.objectives import MaskingConfig
+
+        tc["masking"] = MaskingConfig(**tc["masking"])
+        cfg = replace(TrainConfig(**tc), **{k: v for k, v in budget.items() if v is not None})
+    except (KeyError, TypeError, ValueError) as e:
+        raise TinylmError(f"--resume {run}: trainer_state.json is corrupt ({e}).") from e
+    return Resumed(ckpt.model, cfg, state, optim, data_dir)
+
+
+def init_weights(model: Transformer, ckpt_path: Path, data: TokenData) -> None:
+    """Copy weights from a checkpoint into a new model of the same shape and tokenizer."""
+    path = ckpt_path / "best" if (ckpt_path / "best").is_dir() else ckpt_path
+    src_cfg = read_config(path)
+    if replace(src_cfg, dropout=model.config.dropout) != model.config:
+        raise UsageError(
+            f"--init-from {ckpt_path}: its architecture differs from this run's "
+            "(use the same --size and shape options)."
+        )
+    if (path / "tokenizer.json").read_bytes() != data.tokenizer_path.read_bytes():
+        raise TinylmError(
+            f"--init-from {ckpt_path}: it was trained with another tokenizer than this data's."
+        )
+    model.load_state_dict(load_checkpoint(path).model.state_dict())

@@ -1,0 +1,300 @@
+"""The training loop for both objectives. It reports through a callback and never prints."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from tinylm.checkpoint import save_checkpoint, unwrap
+from tinylm.data import TokenData, fixed_windows, random_windows, shard
+from tinylm.device import Runtime
+from tinylm.errors import TinylmError
+from tinylm.evaluate import evaluate
+from tinylm.model import Transformer
+from tinylm.objectives import MaskingConfig, causal_loss, mask_tokens, masked_loss
+from tinylm.optim import build_optimizers, lr_factor
+
+Report = Callable[[dict], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything about a run that is not the architecture."""
+
+    batch_size: int = 64
+    grad_accum: int = 1
+    optimizer: str = "muon"
+    lr: float = 3e-3  # AdamW: embeddings and gains (and everything when optimizer="adamw")
+    muon_lr: float = 0.02
+    weight_decay: float = 0.0
+    warmup: int = 50
+    grad_clip: float = 1.0
+    time_limit: float | None = None  # seconds of wall clock
+    max_steps: int | None = None
+    max_tokens: int | None = None
+    eval_every: int = 250
+    log_every: int = 10
+    eval_windows: int = 256
+    save_every: int | None = None
+    seed: int = 1337
+    masking: MaskingConfig = field(default_factory=MaskingConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "grad_accum", "eval_every", "eval_windows", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("time_limit", "max_steps", "max_tokens", "save_every"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be > 0, got {value}")
+        if self.time_limit is None and self.max_steps is None and self.max_tokens is None:
+            raise ValueError("a budget is needed: time_limit, max_steps or max_tokens")
+        if self.optimizer not in ("adamw", "muon"):
+            raise ValueError(f"optimizer must be adamw or muon, got {self.optimizer!r}")
+        if self.lr <= 0 or self.muon_lr <= 0 or self.weight_decay < 0 or self.warmup < 0:
+            raise ValueError("lr and muon_lr must be > 0; weight_decay and warmup >= 0")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _gen_state(g: torch.Generator) -> str:
+    return base64.b64encode(g.get_state().numpy().tobytes()).decode()
+
+
+def _set_gen_state(g: torch.Generator, s: str) -> None:
+    g.set_state(torch.frombuffer(bytearray(base64.b64decode(s)), dtype=torch.uint8))
+
+
+@dataclass
+class Progress:
+    """Where a run stands; saved as trainer_state.json so a resumed run continues exactly."""
+
+    step: int = 0
+    tokens: int = 0
+    elapsed: float = 0.0
+    best_val: float = math.inf
+    last_val: float | None = None
+
+
+class Trainer:
+    """Runs one training job: build the optimizer, loop until the budget is spent, save."""
+
+    def __init__(
+        self,
+        model: Transformer,
+        cfg: TrainConfig,
+        data: TokenData,
+        runtime: Runtime,
+        out: Path,
+        report: Report,
+        should_stop: Callable[[], bool] = lambda: False,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
+        self.cfg, self.data, self.runtime, self.out = cfg, data, runtime, out
+        self.report, self.should_stop = report, should_stop
+        self.rank, self.world = rank, world
+        self.model = model.to(runtime.device)
+        self.mcfg = model.config
+        self.opt = build_optimizers(
+            model, cfg.optimizer, cfg.lr, cfg.muon_lr, cfg.weight_decay, runtime.fused_adamw
+        )
+        self.net: torch.nn.Module = model
+        if runtime.compile:
+            self.net = torch.compile(self.net)
+        if world > 1:
+            ids = [runtime.device.index] if runtime.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
+        self.scaler = torch.amp.GradScaler(enabled=runtime.precision == "fp16")
+        # sampling draws come from explicit generators so a resumed run draws the same batches
+        self.data_gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank)
+        self.mask_gen = torch.Generator().manual_seed(cfg.seed * 1000 + 500 + rank)
+        self.train_data = shard(data.train, rank, world)
+        self.window = self.mcfg.block_size + (1 if self.mcfg.causal else 0)
+        if len(self.train_data) < self.window:
+            raise TinylmError(
+                f"the train split ({len(self.train_data)} tokens per process) is shorter than "
+                f"one window of {self.window}; lower --block-size or add text."
+            )
+        self.val = fixed_windows(data.val, self.window, cfg.eval_windows)
+        self.progress = Progress()
+
+    # -- state -------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            **asdict(self.progress),
+            "best_val": None if math.isinf(self.progress.best_val) else self.progress.best_val,
+            "rng": {
+                "data": _gen_state(self.data_gen),
+                "mask": _gen_state(self.mask_gen),
+                "torch": _gen_state_cpu(),
+            },
+            "train_config": self.cfg.to_dict(),
+        }
+
+    def load_state(self, state: dict, optim: dict) -> None:
+        """Continue from a saved trainer state and optimizer state."""
+        self.progress = Progress(
+            step=int(state["step"]),
+            tokens=int(state["tokens"]),
+            elapsed=float(state["elapsed"]),
+            best_val=math.inf if state["best_val"] is None else float(state["best_val"]),
+            last_val=state.get("last_val"),
+        )
+        _set_gen_state(self.data_gen, state["rng"]["data"])
+        _set_gen_state(self.mask_gen, state["rng"]["mask"])
+        torch.set_rng_state(
+            torch.frombuffer(bytearray(base64.b64decode(state["rng"]["torch"])), dtype=torch.uint8)
+        )
+        self.opt.load_state_dict(optim)
+
+    def save(self, name: str) -> None:
+        if self.rank != 0:
+            return
+        save_checkpoint(
+            self.out / name,
+            self.model,
+            self.data.tokenizer_path,
+            self.state_dict(),
+            self.opt.state_dict() if name == "last" else None,
+        )
+        self.report({"event": "save", "step": self.progress.step, "checkpoint": name})
+
+    def log(self, event: dict) -> None:
+        """Append to metrics.jsonl and pass to the reporter (rank 0 only)."""
+        if self.rank != 0:
+            return
+        with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(event) + "\n")
+        self.report(event)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def fraction_done(self) -> float:
+        p, cfg = self.progress, self.cfg
+        parts = [0.0]
+        if cfg.time_limit:
+            parts.append(p.elapsed / cfg.time_limit)
+        if cfg.max_steps:
+            parts.append(p.step / cfg.max_steps)
+        if cfg.max_tokens:
+            parts.append(p.tokens / cfg.max_tokens)
+        return max(parts)
+
+    def _agree(self, frac: float, stop: bool) -> tuple[float, bool]:
+        """Ranks share one budget fraction and stop decision, so they never fall out of step."""
+        if self.world == 1:
+            return frac, stop
+        t = torch.tensor([frac, float(stop)], device=self.runtime.device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return float(t[0]), bool(t[1])
+
+    def _loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, int]:
+        batch = batch.to(self.runtime.device, non_blocking=True)
+        with self.runtime.autocast():
+            if self.mcfg.causal:
+                return causal_loss(self.net, batch), batch[:, 1:].numel()
+            inputs, labels = mask_tokens(
+                batch, self.mcfg.vocab_size, self.cfg.masking, self.mask_gen
+            )
+            loss, _ = masked_loss(self.net, inputs, labels)
+            return loss, batch.numel()
+
+    def train_step(self, lr_scale: float) -> float:
+        cfg = self.cfg
+        self.opt.set_lr_factor(lr_scale)
+        total = 0.0
+        for _ in range(cfg.grad_accum):
+            batch = random_windows(self.train_data, cfg.batch_size, self.window, self.data_gen)
+            loss, ntok = self._loss(batch)
+            self.scaler.scale(loss / cfg.grad_accum).backward()
+            total += loss.item() / cfg.grad_accum
+            self.progress.tokens += ntok * self.world
+        if not math.isfinite(total):
+            raise TinylmError(
+                f"the loss became {total} at step {self.progress.step + 1}; the last good "
+                "checkpoint is kept in last/. Lower --lr or --muon-lr and resume or start again."
+            )
+        if cfg.grad_clip:
+            for opt in self.opt.optimizers:
+                self.scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        if self.scaler.is_enabled():
+            for opt in self.opt.optimizers:
+                self.scaler.step(opt)
+            self.scaler.update()
+        else:
+            self.opt.step()
+        self.opt.zero_grad()
+        return total
+
+    def run_eval(self) -> dict:
+        metrics = evaluate(unwrap(self.net), self.val, self.runtime, self.data.bytes_per_token)
+        self.progress.last_val = metrics["val_loss"]
+        event = {
+            "event": "eval",
+            "step": self.progress.step,
+            "tokens": self.progress.tokens,
+            "elapsed": round(self.progress.elapsed, 3),
+            **metrics,
+        }
+        self.log(event)
+        if metrics["val_loss"] < self.progress.best_val:
+            self.progress.best_val = metrics["val_loss"]
+            self.save("best")
+        return metrics
+
+    def run(self) -> dict:
+        """Train until the budget is spent or a stop is asked for; always save at the end."""
+        cfg, p = self.cfg, self.progress
+        self.model.train()
+        reason = "budget"
+        started = time.perf_counter() - p.elapsed
+        while True:
+            frac, stop = self._agree(self.fraction_done(), self.should_stop())
+            if stop:
+                reason = "stopped"
+                break
+            if frac >= 1.0:
+                break
+            t0 = time.perf_counter()
+            loss = self.train_step(lr_factor(p.step, frac, cfg.warmup))
+            p.step += 1
+            p.elapsed = time.perf_counter() - started
+            if p.step % cfg.log_every == 0 or p.step == 1:
+                self.log(
+                    {
+                        "event": "step",
+                        "step": p.step,
+                        "loss": loss,
+                        "lr_scale": round(lr_factor(p.step - 1, frac, cfg.warmup), 5),
+                        "tokens": p.tokens,
+                        "elapsed": round(p.elapsed, 3),
+                        "step_seconds": round(time.perf_counter() - t0, 5),
+                        "fraction": round(min(self.fraction_done(), 1.0), 5),
+                    }
+                )
+            if cfg.save_every and p.step % cfg.save_every == 0:
+                self.save("last")
+            if p.step % cfg.eval_every == 0:
+                self.save("last")  # before each eval, so a crash in eval loses nothing
+                self.model.eval()
+                self.run_eval()
+                self.model.train()
+        self.model.eval()
+        if p.last_val is None or p.step % cfg.eval_every:
+            self.run_eval()
+        self.save("last")
+        return {"reason": reason, **asdict(p)}
+
+
+def _gen_state_cpu() -> str:
+    return base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode()
