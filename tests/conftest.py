@@ -34,3 +34,32 @@ def corpus(tmp_path: Path) -> Path:
     p = tmp_path / "corpus.txt"
     p.write_text(SAMPLE, encoding="utf-8")
     return p
+
+
+TINY_TRAIN = (
+    "--n-layer",
+    "1",
+    "--n-head",
+    "2",
+    "--d-model",
+    "16",
+    "--block-size",
+    "16",
+    "--batch-size",
+    "4",
+    "--eval-every",
+    "2",
+    "--no-sample",
+)
+
+
+@pytest.fixture(scope="session")
+def token_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A char-level token directory of a small corpus, made once per test session."""
+    root = tmp_path_factory.mktemp("tok")
+    src = root / "corpus.txt"
+    src.write_text(SAMPLE * 3, encoding="utf-8")
+    out = root / "tok"
+    r = run_cli("tokenize", str(src), "-o", str(out), "--kind", "char", "-q")
+    assert r.exit_code == 0, r.output
+    return out

@@ -18,7 +18,7 @@ from torch import nn
 
 from tinylm import __version__
 from tinylm.atomic import atomic_dir
-from tinylm.errors import TinylmError
+from tinylm.errors import TinylmError, first_line
 from tinylm.model import ModelConfig, Transformer
 from tinylm.tokenizer import file_sha256
 
@@ -105,7 +105,9 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> Checkpoin
     try:
         missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False)
     except (SafetensorError, OSError, RuntimeError, ValueError) as e:
-        raise TinylmError(f"{path / 'model.safetensors'} is corrupt or does not fit ({e}).") from e
+        raise TinylmError(
+            f"{path / 'model.safetensors'} is corrupt or does not fit ({first_line(e)})."
+        ) from e
     missing = [k for k in missing if k != "head.weight"]  # the head is the tied embedding
     if missing or unexpected:
         raise TinylmError(
@@ -117,11 +119,18 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> Checkpoin
 
 def load_trainer_state(path: Path) -> tuple[dict, dict]:
     """The trainer state (JSON) and optimizer state (tensors only) of a checkpoint."""
+    for name in ("trainer_state.json", "optimizer.pt"):
+        if not (path / name).is_file():
+            raise TinylmError(f"{path} cannot be resumed: missing {name}.")
     try:
         state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise TinylmError(f"{path / 'trainer_state.json'} is corrupt ({first_line(e)}).") from e
+    try:
         optim = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
-    except FileNotFoundError as e:
-        raise TinylmError(f"{path} cannot be resumed: missing {Path(e.filename).name}.") from e
-    except Exception as e:  # a truncated or foreign file can fail in many ways
-        raise TinylmError(f"{path} cannot be resumed: its trainer state is corrupt ({e}).") from e
+    except Exception as e:  # a truncated or foreign file fails in many ways inside the unpickler
+        raise TinylmError(
+            f"{path / 'optimizer.pt'} is corrupt or holds more than tensors and numbers; "
+            "the run cannot be resumed exactly (start a new one with --init-from)."
+        ) from e
     return state, optim

@@ -136,8 +136,8 @@ def load_resume(run: Path, budget: dict) -> Resumed:
         data_dir = Path(info["data"])
     except (ValueError, KeyError, TypeError) as e:
         raise TinylmError(f"--resume {run}: run.json is corrupt ({e}).") from e
-    state, optim = load_trainer_state(last)
     ckpt = load_checkpoint(last)
+    state, optim = load_trainer_state(last)
     try:
         tc = dict(state["train_config"])
         from tinylm.objectives import MaskingConfig

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from tinylm.errors import TinylmError, UsageError
+from tinylm.errors import TinylmError, UsageError, first_line
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[BOS]", "[EOS]", "[MASK]")
 PAD_ID, UNK_ID, BOS_ID, EOS_ID, MASK_ID = range(len(SPECIAL_TOKENS))
@@ -141,13 +141,9 @@ def load_tokenizer(path: Path) -> Tokenizer:
     except FileNotFoundError as e:
         raise UsageError(f"tokenizer file {path} does not exist.") from e
     except Exception as e:  # the Rust loader raises a bare Exception for any malformed file
-        raise TinylmError(f"{path} is not a tokenizer.json file ({_short(e)}).") from e
+        raise TinylmError(f"{path} is not a tokenizer.json file ({first_line(e)}).") from e
     check_special_tokens(tok, str(path))
     return tok
-
-
-def _short(e: Exception) -> str:
-    return str(e).splitlines()[0][:120] if str(e) else type(e).__name__
 
 
 def tokenizer_kind(tok: Tokenizer) -> str:

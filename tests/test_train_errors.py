@@ -1,0 +1,204 @@
+"""Bad input to `tinylm train`: one clear line, the right exit code, no traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import TINY_TRAIN, run_cli
+
+
+def _fails(code: int, *args: str, needles: tuple[str, ...]) -> str:
+    r = run_cli("train", *args)
+    assert r.exit_code == code, r.output
+    assert isinstance(r.exception, SystemExit) and "Traceback" not in r.output
+    msg = r.stderr.strip()
+    assert msg.startswith("Error:") and "\n" not in msg, msg
+    for needle in needles:
+        assert needle in msg, msg
+    return msg
+
+
+def test_data_neither_tokenized_nor_text(tmp_path: Path) -> None:
+    d = tmp_path / "imgs"
+    d.mkdir()
+    (d / "a.png").write_bytes(b"\x89PNG\x00")
+    _fails(
+        1, str(d), "--out", str(tmp_path / "run"), *TINY_TRAIN, needles=("contains no text files",)
+    )
+    _fails(
+        2,
+        str(tmp_path / "missing"),
+        "--out",
+        str(tmp_path / "run2"),
+        *TINY_TRAIN,
+        needles=("does not exist",),
+    )
+
+
+def test_tokenizer_meta_mismatch(tmp_path: Path, token_dir: Path) -> None:
+    bad = tmp_path / "tok"
+    shutil.copytree(token_dir, bad)
+    tok = json.loads((bad / "tokenizer.json").read_text())
+    tok["added_tokens"][0]["content"] = "[PAD2]"
+    (bad / "tokenizer.json").write_text(json.dumps(tok))
+    _fails(
+        1,
+        str(bad),
+        "--out",
+        str(tmp_path / "run"),
+        *TINY_TRAIN,
+        needles=("does not match meta.json",),
+    )
+
+
+def test_block_size_larger_than_data(tmp_path: Path, token_dir: Path) -> None:
+    _fails(
+        2,
+        str(token_dir),
+        "--out",
+        str(tmp_path / "run"),
+        "--block-size",
+        "100000",
+        needles=("--block-size 100000 is larger than",),
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--d-model", "30", "--n-head", "4"), "must be divisible by n_head"),
+        (("--n-layer", "0"), "n_layer must be a positive integer"),
+    ],
+)
+def test_impossible_model_shapes(tmp_path: Path, token_dir: Path, args, needle: str) -> None:
+    _fails(2, str(token_dir), "--out", str(tmp_path / "run"), *args, needles=(needle,))
+
+
+def test_unknown_device(tmp_path: Path, token_dir: Path) -> None:
+    _fails(
+        2,
+        str(token_dir),
+        "--device",
+        "tpu",
+        "--out",
+        str(tmp_path / "run"),
+        needles=("unknown device 'tpu'",),
+    )
+
+
+def test_unavailable_device_is_not_a_silent_fallback(tmp_path: Path, token_dir: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    _fails(
+        2,
+        str(token_dir),
+        "--device",
+        "cuda",
+        "--out",
+        str(tmp_path / "run"),
+        needles=("CUDA is not available",),
+    )
+
+
+@pytest.mark.parametrize("budget", ["soon", "10x", "-5m", "0s"])
+def test_unparsable_time(tmp_path: Path, token_dir: Path, budget: str) -> None:
+    _fails(2, str(token_dir), "--time", budget, "--out", str(tmp_path / "run"), needles=("--time",))
+
+
+def test_resume_of_missing_run(tmp_path: Path) -> None:
+    _fails(1, "--resume", str(tmp_path / "nope"), needles=("not a tinylm run directory",))
+
+
+def test_resume_of_corrupt_run(tmp_path: Path, token_dir: Path) -> None:
+    out = tmp_path / "run"
+    assert (
+        run_cli(
+            "train", str(token_dir), "--max-steps", "2", "--out", str(out), *TINY_TRAIN
+        ).exit_code
+        == 0
+    )
+    (out / "last" / "optimizer.pt").write_bytes(b"not a torch file")
+    _fails(1, "--resume", str(out), needles=("optimizer.pt is corrupt", "--init-from"))
+    (out / "last" / "model.safetensors").unlink()
+    _fails(1, "--resume", str(out), needles=("incomplete: missing model.safetensors",))
+
+
+def test_resume_refuses_shape_change_and_init_from_mix(tmp_path: Path) -> None:
+    _fails(2, "--resume", str(tmp_path), "--n-layer", "3", needles=("drop --n-layer",))
+    _fails(2, "--resume", str(tmp_path), "--init-from", str(tmp_path), needles=("do not mix",))
+
+
+def test_init_from_with_another_shape(tmp_path: Path, token_dir: Path) -> None:
+    first = tmp_path / "first"
+    assert (
+        run_cli(
+            "train", str(token_dir), "--max-steps", "1", "--out", str(first), *TINY_TRAIN
+        ).exit_code
+        == 0
+    )
+    args = [a if a != "16" else "32" for a in TINY_TRAIN]  # wider model, longer context
+    _fails(
+        2,
+        str(token_dir),
+        "--max-steps",
+        "1",
+        "--out",
+        str(tmp_path / "b"),
+        "--init-from",
+        str(first),
+        *args,
+        needles=("architecture differs",),
+    )
+
+
+def test_existing_out_is_refused(tmp_path: Path, token_dir: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep").write_text("precious")
+    _fails(2, str(token_dir), "--out", str(out), *TINY_TRAIN, needles=("--resume", "--force"))
+    assert (out / "keep").read_text() == "precious"
+
+
+def test_read_only_output_directory(tmp_path: Path, token_dir: Path) -> None:
+    if os.geteuid() != 0:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        target = ro / "run"
+    else:  # root writes through permissions; /sys refuses new entries even to root
+        target = Path("/sys/tinylm-test-run")
+    _fails(
+        1,
+        str(token_dir),
+        "--out",
+        str(target),
+        *TINY_TRAIN,
+        needles=("cannot write to run directory",),
+    )
+
+
+def test_impossible_training_options(tmp_path: Path, token_dir: Path) -> None:
+    _fails(
+        2,
+        str(token_dir),
+        "--batch-size",
+        "0",
+        "--out",
+        str(tmp_path / "r1"),
+        needles=("batch_size must be >= 1",),
+    )
+    _fails(
+        2,
+        str(token_dir),
+        "--mask-replace",
+        "0.5,0.5",
+        "--out",
+        str(tmp_path / "r2"),
+        needles=("three shares",),
+    )
