@@ -67,7 +67,8 @@ def test_exact_parameter_count() -> None:
     V, T, L, C, F_ = 50, 16, 2, 16, 64
     per_block = 2 * C + 3 * C * C + C * C + C * F_ + F_ * C  # 2 norms, qkv, proj, fc, proj
     want = V * C + T * C + L * per_block + C  # tied head adds nothing; final norm
-    assert _model().num_params() == want == 7_280
+    assert _model(pos="learned").num_params() == want == 7_280
+    assert _model(pos="rope").num_params() == want - T * C  # rotary positions have no weights
     swiglu = _model(mlp="swiglu", norm="rmsnorm", pos="rope")
     assert swiglu.num_params() == V * C + L * (2 * C + 4 * C * C + 3 * C * F_) + C
 

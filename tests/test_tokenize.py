@@ -84,34 +84,12 @@ def test_directories_globs_gz_jsonl_and_stdin(tmp_path: Path) -> None:
         "\n".join(json.dumps({"body": f"record {i} says hello"}) for i in range(10)) + "\n"
     )
     out = tmp_path / "tok"
-    r = run_cli(
-        "tokenize",
-        str(d),
-        str(tmp_path / "extra*.txt"),
-        "-",
-        "-o",
-        str(out),
-        "--kind",
-        "char",
-        "--text-field",
-        "body",
-        input="from stdin\n" * 20,
-    )
+    args = [str(d), str(tmp_path / "extra*.txt"), "-", "-o", str(out), "--kind", "char"]
+    args += ["--text-field", "body"]
+    r = run_cli("tokenize", *args, input="from stdin\n" * 20)
     assert r.exit_code == 2, "the glob matches nothing yet"
     (tmp_path / "extra1.txt").write_text("delta text here\n" * 30)
-    r = run_cli(
-        "tokenize",
-        str(d),
-        str(tmp_path / "extra*.txt"),
-        "-",
-        "-o",
-        str(out),
-        "--kind",
-        "char",
-        "--text-field",
-        "body",
-        input="from stdin\n" * 20,
-    )
+    r = run_cli("tokenize", *args, input="from stdin\n" * 20)
     assert r.exit_code == 0, r.output
     meta = json.loads((out / "meta.json").read_text())
     names = [Path(s["path"]).name for s in meta["sources"]]

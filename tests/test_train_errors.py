@@ -202,3 +202,35 @@ def test_impossible_training_options(tmp_path: Path, token_dir: Path) -> None:
         str(tmp_path / "r2"),
         needles=("three shares",),
     )
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(
+    tmp_path: Path, token_dir: Path
+) -> None:
+    out = tmp_path / "run"
+    msg = _fails(
+        1,
+        str(token_dir),
+        "--out",
+        str(out),
+        "--optimizer",
+        "adamw",
+        "--lr",
+        "1e38",
+        "--warmup",
+        "1000",
+        "--max-steps",
+        "50",
+        "--save-every",
+        "1",
+        "-q",
+        *TINY_TRAIN,
+        needles=("the loss became", "last good checkpoint"),
+    )
+    assert "nan" in msg or "inf" in msg
+    state = json.loads((out / "last" / "trainer_state.json").read_text())
+    assert 1 <= state["step"] < 50  # saved before the bad step, never after it
+    from tinylm.checkpoint import load_checkpoint
+
+    weights = load_checkpoint(out / "last").model.tok_emb.weight
+    assert bool(weights.isfinite().all())

@@ -12,7 +12,6 @@ import gzip
 import importlib.resources
 import json
 import os
-import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tinylm.errors import TinylmError, UsageError
+from tinylm.text import normalise, strip_gutenberg
 
 BLOCK = 1 << 20  # bytes read at a time
 TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".rst", ".jsonl")
@@ -194,69 +194,6 @@ def _utf8_error(name: str, offset: int, line: int | None = None) -> TinylmError:
         f"{name}: invalid UTF-8 at {where}byte offset {offset}; "
         "fix the file or pass --errors replace."
     )
-
-
-def normalise(pieces: Iterable[str]) -> Iterator[str]:
-    """Strip a leading BOM and turn CRLF and bare CR into LF, across piece boundaries."""
-    first = True
-    carry_cr = False
-    for text in pieces:
-        if first:
-            text = text.removeprefix("\ufeff")
-            first = False
-        if carry_cr:
-            text = "\r" + text
-        carry_cr = text.endswith("\r")
-        if carry_cr:
-            text = text[:-1]
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-        if text:
-            yield text
-    if carry_cr:
-        yield "\n"
-
-
-_GUTENBERG_START = re.compile(
-    r"^\s*\*{3}\s*START OF (THIS|THE) PROJECT GUTENBERG E-?BOOK", re.IGNORECASE
-)
-_GUTENBERG_END = re.compile(
-    r"^\s*(\*{3}\s*END OF (THIS|THE) PROJECT GUTENBERG E-?BOOK|End of (the )?Project Gutenberg)",
-    re.IGNORECASE,
-)
-_HEADER_LINES = 2000  # a Gutenberg header is a few hundred lines at most
-
-
-def _lines(pieces: Iterable[str]) -> Iterator[str]:
-    carry = ""
-    for text in pieces:
-        parts = (carry + text).split("\n")
-        carry = parts.pop()
-        for part in parts:
-            yield part + "\n"
-    if carry:
-        yield carry
-
-
-def strip_gutenberg(pieces: Iterable[str]) -> Iterator[str]:
-    """Drop a Project Gutenberg header (through its START line) and footer (from its END line)."""
-    lines = _lines(pieces)
-    head: list[str] = []
-    for line in lines:
-        if _GUTENBERG_START.match(line):
-            head = []
-            break
-        head.append(line)
-        if len(head) >= _HEADER_LINES:
-            break
-    for line in _chain(head, lines):
-        if _GUTENBERG_END.match(line):
-            return
-        yield line
-
-
-def _chain(first: list[str], rest: Iterator[str]) -> Iterator[str]:
-    yield from first
-    yield from rest
 
 
 def _text_document(src: Source, opts: ReadOptions, on_bytes: ByteCallback | None) -> Iterator[str]:

@@ -157,9 +157,19 @@ class Trainer:
         )
         self.opt.load_state_dict(optim)
 
+    def _diverged(self, what: str) -> None:
+        kept = (
+            f"the last good checkpoint is kept in {self.out / 'last'}"
+            if (self.out / "last").is_dir()
+            else "no checkpoint had been saved yet"
+        )
+        raise TinylmError(f"{what}; {kept}. Lower --lr or --muon-lr and start again.")
+
     def save(self, name: str) -> None:
         if self.rank != 0:
             return
+        if not all(bool(p.isfinite().all()) for p in self.model.parameters()):
+            self._diverged(f"the weights became non-finite by step {self.progress.step}")
         save_checkpoint(
             self.out / name,
             self.model,
@@ -219,10 +229,7 @@ class Trainer:
             total += loss.item() / cfg.grad_accum
             self.progress.tokens += ntok * self.world
         if not math.isfinite(total):
-            raise TinylmError(
-                f"the loss became {total} at step {self.progress.step + 1}; the last good "
-                "checkpoint is kept in last/. Lower --lr or --muon-lr and resume or start again."
-            )
+            self._diverged(f"the loss became {total} at step {self.progress.step + 1}")
         if cfg.grad_clip:
             for opt in self.opt.optimizers:
                 self.scaler.unscale_(opt)
