@@ -65,6 +65,7 @@ def test_block_size_larger_than_data(tmp_path: Path, token_dir: Path) -> None:
         "100000",
         needles=("--block-size 100000 is larger than",),
     )
+    assert not (tmp_path / "run").exists()  # a run that never started leaves nothing behind
 
 
 @pytest.mark.parametrize(
@@ -234,3 +235,20 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(
 
     weights = load_checkpoint(out / "last").model.tok_emb.weight
     assert bool(weights.isfinite().all())
+
+
+def test_resume_with_damaged_trainer_state(tmp_path: Path, token_dir: Path) -> None:
+    out = tmp_path / "run"
+    assert (
+        run_cli(
+            "train", str(token_dir), "--max-steps", "2", "--out", str(out), *TINY_TRAIN
+        ).exit_code
+        == 0
+    )
+    path = out / "last" / "trainer_state.json"
+    state = json.loads(path.read_text())
+    state["rng"]["data"] = "not base64!"
+    path.write_text(json.dumps(state))
+    _fails(1, "--resume", str(out), needles=("does not fit this run", "--init-from"))
+    path.write_text("{broken")
+    _fails(1, "--resume", str(out), needles=("trainer_state.json is corrupt",))

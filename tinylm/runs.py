@@ -13,6 +13,7 @@ from tinylm.checkpoint import load_checkpoint, load_trainer_state, read_config
 from tinylm.data import TokenData, is_token_dir, load_token_dir
 from tinylm.errors import TinylmError, UsageError
 from tinylm.model import ModelConfig, Transformer
+from tinylm.objectives import MaskingConfig
 from tinylm.prepare import Progress, TokenizeOptions, tokenize_corpus
 from tinylm.training import TrainConfig
 
@@ -22,6 +23,8 @@ SIZES: dict[str, dict] = {
     "small": dict(n_layer=6, n_head=6, d_model=192, block_size=128),
     "base": dict(n_layer=6, n_head=6, d_model=384, block_size=256),
 }
+# windows per step for each preset: enough tokens per step for Muon (>= ~16 x width), few seconds
+BATCH_SIZES = {"tiny": 64, "small": 32, "base": 32}
 DEFAULT_TIME = 120.0  # seconds: `tinylm train` with no budget finishes in about two minutes
 
 
@@ -140,8 +143,6 @@ def load_resume(run: Path, budget: dict) -> Resumed:
     state, optim = load_trainer_state(last)
     try:
         tc = dict(state["train_config"])
-        from tinylm.objectives import MaskingConfig
-
         tc["masking"] = MaskingConfig(**tc["masking"])
         cfg = replace(TrainConfig(**tc), **{k: v for k, v in budget.items() if v is not None})
     except (KeyError, TypeError, ValueError) as e:

@@ -12,9 +12,10 @@ from pathlib import Path
 import click
 
 SIZE_HELP = (
-    "Model size preset: tiny (4 layers, width 128, context 64, ~0.8 M parameters in the blocks), "
-    "small (6 layers, width 192, context 128, ~2.7 M), base (6 layers, width 384, context 256, "
-    "~10.6 M). Measured on a 2-core laptop CPU: tiny ~17k tokens/s, small ~6k, base ~1.5k."
+    "Model size preset. tiny: 4 layers, width 128, context 64, 0.78 M parameters in the blocks, "
+    "~20k tokens/s; small: 6 layers, width 192, context 128, 2.6 M, ~6k tokens/s; base: 6 layers, "
+    "width 384, context 256, 10.5 M, ~1.6k tokens/s. Plus vocab x width for the tied embedding. "
+    "Tokens/s measured on a 2-core laptop CPU at a 2048 vocabulary (bench/train_bench.py)."
 )
 
 
@@ -64,7 +65,9 @@ def _distributed() -> tuple[int, int, int]:
 @click.option("--d-model", type=int, help="Override the preset's width.")
 @click.option("--block-size", type=int, help="Override the preset's context length in tokens.")
 @click.option("--dropout", type=float, help="Dropout rate (default 0: runs are short).")
-@click.option("--batch-size", type=int, default=64, show_default=True, help="Windows per step.")
+@click.option(
+    "--batch-size", type=int, help="Windows per step (default: 64 tiny, 32 small and base)."
+)
 @click.option(
     "--grad-accum",
     type=int,

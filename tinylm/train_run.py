@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
 from tinylm.corpus import bundled_corpus
+from tinylm.data import is_token_dir, load_token_dir
 from tinylm.device import pick_device, pick_runtime
 from tinylm.errors import TinylmError, UsageError
 from tinylm.model import Transformer
@@ -16,6 +18,7 @@ from tinylm.objectives import MaskingConfig
 from tinylm.prepare import TokenizeOptions
 from tinylm.render import TrainReporter, stderr_console, train_summary
 from tinylm.runs import (
+    BATCH_SIZES,
     DEFAULT_TIME,
     build_model_config,
     check_fits,
@@ -66,7 +69,9 @@ def _budget(opts: dict, default_time: bool) -> dict:
 def _train_config(opts: dict, budget: dict) -> TrainConfig:
     try:
         return TrainConfig(
-            batch_size=opts["batch_size"],
+            batch_size=BATCH_SIZES[opts["size"]]
+            if opts["batch_size"] is None
+            else opts["batch_size"],
             grad_accum=opts["grad_accum"],
             optimizer=opts["optimizer"],
             lr=opts["lr"],
@@ -126,8 +131,6 @@ def _run(data, opts, stop, rank, world, runtime, why, console, quiet) -> None:  
     if opts["resume"]:
         out = Path(opts["resume"])
         resumed = load_resume(out, budget)
-        from tinylm.data import load_token_dir
-
         token_data = load_token_dir(resumed.data_dir)
         if file_sha256(token_data.tokenizer_path) != file_sha256(out / "last" / "tokenizer.json"):
             raise TinylmError(
@@ -141,20 +144,12 @@ def _run(data, opts, stop, rank, world, runtime, why, console, quiet) -> None:  
             out = opts["out"] or default_out(opts["objective"])
             prepare_out(out, opts["force"])
         out = _share_path(out, world)
-        tok_opts = TokenizeOptions(kind=opts["kind"], vocab_size=opts["vocab_size"])
-        if rank == 0:
-            token_data = load_data(data, out, tok_opts, default_corpus=_default_corpus(data))
-        if world > 1:
-            dist.barrier()
-        if rank != 0:
-            token_data = load_data(data, out, tok_opts) if data else _load_prepared(out)
-        overrides = {n: opts[n] for n in SHAPE_OPTIONS}
-        mcfg = build_model_config(token_data.vocab_size, opts["objective"], opts["size"], overrides)
-        cfg = _train_config(opts, budget)
-        torch.manual_seed(cfg.seed)
-        model = Transformer(mcfg)
-        if opts["init_from"]:
-            init_weights(model, Path(opts["init_from"]), token_data)
+        try:
+            token_data, model, cfg = _new_run(data, opts, budget, out, rank, world)
+        except BaseException:
+            if rank == 0:  # a run that never started leaves no directory behind
+                shutil.rmtree(out, ignore_errors=True)
+            raise
     check_fits(model.config, token_data)
     if rank == 0 and not resumed:
         write_run_info(
@@ -191,14 +186,29 @@ def _run(data, opts, stop, rank, world, runtime, why, console, quiet) -> None:  
         _show_sample(console, trainer, token_data)
 
 
+def _new_run(data, opts: dict, budget: dict, out: Path, rank: int, world: int):  # noqa: ANN001, ANN202
+    """Data, model and training config of a new run."""
+    tok_opts = TokenizeOptions(kind=opts["kind"], vocab_size=opts["vocab_size"])
+    if rank == 0:
+        token_data = load_data(data, out, tok_opts, default_corpus=_default_corpus(data))
+    if world > 1:
+        dist.barrier()
+    if rank != 0:  # rank 0 prepared the data; the others only open it
+        given = Path(data) if data is not None else None
+        token_data = load_token_dir(given if given and is_token_dir(given) else out / "data")
+    overrides = {n: opts[n] for n in SHAPE_OPTIONS}
+    mcfg = build_model_config(token_data.vocab_size, opts["objective"], opts["size"], overrides)
+    cfg = _train_config(opts, budget)
+    torch.manual_seed(cfg.seed)
+    model = Transformer(mcfg)
+    if opts["init_from"]:
+        init_weights(model, Path(opts["init_from"]), token_data)
+    check_fits(model.config, token_data)
+    return token_data, model, cfg
+
+
 def _default_corpus(data: str | None) -> Path | None:
     return bundled_corpus() if data is None else None
-
-
-def _load_prepared(out: Path):  # noqa: ANN202
-    from tinylm.data import load_token_dir
-
-    return load_token_dir(out / "data")
 
 
 def _last_eval(out: Path) -> dict:

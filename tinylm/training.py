@@ -16,7 +16,7 @@ import torch.distributed as dist
 from tinylm.checkpoint import save_checkpoint, unwrap
 from tinylm.data import TokenData, fixed_windows, random_windows, shard
 from tinylm.device import Runtime
-from tinylm.errors import TinylmError
+from tinylm.errors import TinylmError, first_line
 from tinylm.evaluate import evaluate
 from tinylm.model import Transformer
 from tinylm.objectives import MaskingConfig, causal_loss, mask_tokens, masked_loss
@@ -36,6 +36,7 @@ class TrainConfig:
     muon_lr: float = 0.02
     weight_decay: float = 0.0
     warmup: int = 50
+    lr_final: float = 0.1  # the schedule ends at this fraction of the peak learning rate
     grad_clip: float = 1.0
     time_limit: float | None = None  # seconds of wall clock
     max_steps: int | None = None
@@ -61,6 +62,8 @@ class TrainConfig:
             raise ValueError(f"optimizer must be adamw or muon, got {self.optimizer!r}")
         if self.lr <= 0 or self.muon_lr <= 0 or self.weight_decay < 0 or self.warmup < 0:
             raise ValueError("lr and muon_lr must be > 0; weight_decay and warmup >= 0")
+        if not 0.0 <= self.lr_final <= 1.0:
+            raise ValueError(f"lr_final must be in [0, 1], got {self.lr_final}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,8 +73,12 @@ def _gen_state(g: torch.Generator) -> str:
     return base64.b64encode(g.get_state().numpy().tobytes()).decode()
 
 
+def _decode_state(s: str) -> torch.Tensor:
+    return torch.frombuffer(bytearray(base64.b64decode(s, validate=True)), dtype=torch.uint8)
+
+
 def _set_gen_state(g: torch.Generator, s: str) -> None:
-    g.set_state(torch.frombuffer(bytearray(base64.b64decode(s)), dtype=torch.uint8))
+    g.set_state(_decode_state(s))
 
 
 @dataclass
@@ -143,19 +150,23 @@ class Trainer:
 
     def load_state(self, state: dict, optim: dict) -> None:
         """Continue from a saved trainer state and optimizer state."""
-        self.progress = Progress(
-            step=int(state["step"]),
-            tokens=int(state["tokens"]),
-            elapsed=float(state["elapsed"]),
-            best_val=math.inf if state["best_val"] is None else float(state["best_val"]),
-            last_val=state.get("last_val"),
-        )
-        _set_gen_state(self.data_gen, state["rng"]["data"])
-        _set_gen_state(self.mask_gen, state["rng"]["mask"])
-        torch.set_rng_state(
-            torch.frombuffer(bytearray(base64.b64decode(state["rng"]["torch"])), dtype=torch.uint8)
-        )
-        self.opt.load_state_dict(optim)
+        try:
+            self.progress = Progress(
+                step=int(state["step"]),
+                tokens=int(state["tokens"]),
+                elapsed=float(state["elapsed"]),
+                best_val=math.inf if state["best_val"] is None else float(state["best_val"]),
+                last_val=state.get("last_val"),
+            )
+            _set_gen_state(self.data_gen, state["rng"]["data"])
+            _set_gen_state(self.mask_gen, state["rng"]["mask"])
+            torch.set_rng_state(_decode_state(state["rng"]["torch"]))
+            self.opt.load_state_dict(optim)
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            raise TinylmError(
+                f"the saved trainer or optimizer state does not fit this run ({first_line(e)}); "
+                "start a new run with --init-from instead."
+            ) from e
 
     def _diverged(self, what: str) -> None:
         kept = (
@@ -273,7 +284,7 @@ class Trainer:
             if frac >= 1.0:
                 break
             t0 = time.perf_counter()
-            loss = self.train_step(lr_factor(p.step, frac, cfg.warmup))
+            loss = self.train_step(lr_factor(p.step, frac, cfg.warmup, cfg.lr_final))
             p.step += 1
             p.elapsed = time.perf_counter() - started
             if p.step % cfg.log_every == 0 or p.step == 1:
@@ -282,7 +293,7 @@ class Trainer:
                         "event": "step",
                         "step": p.step,
                         "loss": loss,
-                        "lr_scale": round(lr_factor(p.step - 1, frac, cfg.warmup), 5),
+                        "lr_scale": round(lr_factor(p.step - 1, frac, cfg.warmup, cfg.lr_final), 5),
                         "tokens": p.tokens,
                         "elapsed": round(p.elapsed, 3),
                         "step_seconds": round(time.perf_counter() - t0, 5),
