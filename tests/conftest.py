@@ -63,3 +63,12 @@ def token_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     r = run_cli("tokenize", str(src), "-o", str(out), "--kind", "char", "-q")
     assert r.exit_code == 0, r.output
     return out
+
+
+def train_tiny(token_dir: Path, out: Path, steps: int = 2, *extra: str) -> Path:
+    """Train the tiny test model for a few steps into `out`; fail the test if that fails."""
+    r = run_cli(
+        "train", str(token_dir), "--max-steps", str(steps), "--out", str(out), *TINY_TRAIN, *extra
+    )
+    assert r.exit_code == 0, r.output
+    return out

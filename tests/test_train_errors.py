@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import TINY_TRAIN, run_cli
+from conftest import TINY_TRAIN, run_cli, train_tiny
 
 
 def _fails(code: int, *args: str, needles: tuple[str, ...]) -> str:
@@ -118,12 +118,7 @@ def test_resume_of_missing_run(tmp_path: Path) -> None:
 
 def test_resume_of_corrupt_run(tmp_path: Path, token_dir: Path) -> None:
     out = tmp_path / "run"
-    assert (
-        run_cli(
-            "train", str(token_dir), "--max-steps", "2", "--out", str(out), *TINY_TRAIN
-        ).exit_code
-        == 0
-    )
+    train_tiny(token_dir, out, 2)
     (out / "last" / "optimizer.pt").write_bytes(b"not a torch file")
     _fails(1, "--resume", str(out), needles=("optimizer.pt is corrupt", "--init-from"))
     (out / "last" / "model.safetensors").unlink()
@@ -137,12 +132,7 @@ def test_resume_refuses_shape_change_and_init_from_mix(tmp_path: Path) -> None:
 
 def test_init_from_with_another_shape(tmp_path: Path, token_dir: Path) -> None:
     first = tmp_path / "first"
-    assert (
-        run_cli(
-            "train", str(token_dir), "--max-steps", "1", "--out", str(first), *TINY_TRAIN
-        ).exit_code
-        == 0
-    )
+    train_tiny(token_dir, first, 1)
     args = [a if a != "16" else "32" for a in TINY_TRAIN]  # wider model, longer context
     _fails(
         2,
@@ -239,12 +229,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(
 
 def test_resume_with_damaged_trainer_state(tmp_path: Path, token_dir: Path) -> None:
     out = tmp_path / "run"
-    assert (
-        run_cli(
-            "train", str(token_dir), "--max-steps", "2", "--out", str(out), *TINY_TRAIN
-        ).exit_code
-        == 0
-    )
+    train_tiny(token_dir, out, 2)
     path = out / "last" / "trainer_state.json"
     state = json.loads(path.read_text())
     state["rng"]["data"] = "not base64!"

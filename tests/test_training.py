@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_TRAIN, run_cli
+from conftest import TINY_TRAIN, run_cli, train_tiny
 from safetensors.torch import load_file
 
 from tinylm.checkpoint import load_checkpoint, load_trainer_state, save_checkpoint
@@ -144,12 +144,7 @@ def test_cli_raw_text_is_tokenized_into_the_run(tmp_path: Path) -> None:
 
 def test_init_from_copies_weights(tmp_path: Path, token_dir: Path) -> None:
     first = tmp_path / "first"
-    assert (
-        run_cli(
-            "train", str(token_dir), "--max-steps", "2", "--out", str(first), *TINY_TRAIN
-        ).exit_code
-        == 0
-    )
+    train_tiny(token_dir, first, 2)
     second = tmp_path / "second"
     r = run_cli(
         "train",
