@@ -1,18 +1,50 @@
-"""Sampling from a causal model and filling masks with a masked one (the end-of-training sample).
+"""Sampling: pure logits filters, and token-by-token generation with a KV cache.
 
-Sampling runs in float32 on the CPU side of the logits, which is also safe on MPS.
+Sampling runs in float32 on the CPU copy of the last logits (also the safe path on MPS).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 import torch
 
-from tinylm.model import Transformer
+from tinylm.model import KVCache, Transformer
 from tinylm.tokenizer import EOS_ID, MASK_ID
 
 
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How the next token is chosen."""
+
+    max_new_tokens: int = 200
+    temperature: float = 0.8  # 0 = greedy
+    top_k: int = 0  # 0 = off
+    top_p: float = 1.0  # 1 = off
+    min_p: float = 0.0  # 0 = off
+    repetition_penalty: float = 1.0  # 1 = off
+    stop_at_eos: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be >= 0, got {self.max_new_tokens}")
+        if not 0.0 <= self.temperature <= 100.0:
+            raise ValueError(f"temperature must be in [0, 100], got {self.temperature}")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0 (0 = off), got {self.top_k}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not 0.0 <= self.min_p < 1.0:
+            raise ValueError(f"min_p must be in [0, 1), got {self.min_p}")
+        if not 0.0 < self.repetition_penalty <= 100.0:
+            raise ValueError(
+                f"repetition_penalty must be in (0, 100], got {self.repetition_penalty}"
+            )
+
+
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
-    """Keep exactly the k largest logits of each row (ties broken by position); -inf elsewhere."""
+    """Keep exactly k of the largest logits of each row, even among ties; -inf elsewhere."""
     if k <= 0 or k >= logits.size(-1):
         return logits
     keep = logits.topk(k, dim=-1).indices
@@ -20,36 +52,89 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     return out.scatter(-1, keep, logits.gather(-1, keep))
 
 
-@torch.no_grad()
-def sample(
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Keep the smallest set of most likely tokens whose probability reaches p (nucleus)."""
+    if p >= 1.0:
+        return logits
+    sorted_logits, order = logits.sort(dim=-1, descending=True)
+    cum = sorted_logits.softmax(-1).cumsum(-1)
+    drop = cum - sorted_logits.softmax(-1) >= p  # mass before this token already reaches p
+    sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+    return torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+
+
+def min_p_filter(logits: torch.Tensor, min_p: float) -> torch.Tensor:
+    """Drop tokens less likely than min_p times the most likely one."""
+    if min_p <= 0.0:
+        return logits
+    probs = logits.softmax(-1)
+    floor = min_p * probs.max(dim=-1, keepdim=True).values
+    return logits.masked_fill(probs < floor, float("-inf"))
+
+
+def repetition_penalty(logits: torch.Tensor, previous: list[int], penalty: float) -> torch.Tensor:
+    """Make seen tokens less likely: positive logits divided by penalty, negatives multiplied."""
+    if penalty == 1.0 or not previous:
+        return logits
+    seen = torch.tensor(sorted(set(previous)), dtype=torch.long)
+    picked = logits[..., seen]
+    logits = logits.clone()
+    logits[..., seen] = torch.where(picked > 0, picked / penalty, picked * penalty)
+    return logits
+
+
+def next_token(
+    logits: torch.Tensor,
+    previous: list[int],
+    cfg: SamplingConfig,
+    generator: torch.Generator | None,
+) -> int:
+    """Choose the next token from the last position's logits (V,)."""
+    logits = repetition_penalty(logits.float().cpu(), previous, cfg.repetition_penalty)
+    if cfg.temperature == 0.0:
+        return int(logits.argmax())
+    logits = top_k_filter(logits / cfg.temperature, cfg.top_k)
+    logits = min_p_filter(top_p_filter(logits, cfg.top_p), cfg.min_p)
+    return int(torch.multinomial(logits.softmax(-1), 1, generator=generator))
+
+
+@torch.inference_mode()
+def generate(
     model: Transformer,
     prompt: list[int],
-    max_new_tokens: int,
-    temperature: float = 0.8,
-    top_k: int = 40,
+    cfg: SamplingConfig,
     generator: torch.Generator | None = None,
-    stop_at_eos: bool = True,
-) -> list[int]:
-    """New token ids after `prompt`, recomputing the cropped context each step."""
+    use_cache: bool = True,
+) -> Iterator[int]:
+    """Yield new token ids one at a time. An empty prompt starts a new document.
+
+    The context is the last `block_size` tokens; once it is full it slides forward by half a
+    block and the cache is refilled from there (learned or rotary positions both stay in range).
+    With or without the cache the model sees the same context, so greedy outputs are identical.
+    """
     device = next(model.parameters()).device
-    ids = list(prompt) or [EOS_ID]  # an empty prompt starts a new document
-    new: list[int] = []
-    for _ in range(max_new_tokens):
-        ctx = torch.tensor([ids[-model.config.block_size :]], device=device)
-        logits = model(ctx)[0, -1].float().cpu()
-        if temperature <= 0:
-            nxt = int(logits.argmax())
+    block = model.config.block_size
+    ids = list(prompt) or [EOS_ID]
+    start = max(0, len(ids) - block)
+    cache: KVCache | None = None
+    for _ in range(cfg.max_new_tokens):
+        refill = cache is None
+        if len(ids) - start > block:
+            start, refill = len(ids) - block // 2, True
+        if use_cache and not refill:
+            x = torch.tensor([ids[-1:]], device=device)
         else:
-            probs = top_k_filter(logits / temperature, top_k).softmax(-1)
-            nxt = int(torch.multinomial(probs, 1, generator=generator))
-        if stop_at_eos and nxt == EOS_ID:
-            break
-        ids.append(nxt)
-        new.append(nxt)
-    return new
+            x = torch.tensor([ids[start:]], device=device)
+            cache = KVCache(model.config.n_layer) if use_cache else None
+        logits = model(x, cache=cache)[0, -1]
+        token = next_token(logits, ids, cfg, generator)
+        if cfg.stop_at_eos and token == EOS_ID:
+            return
+        ids.append(token)
+        yield token
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def fill_masks(model: Transformer, ids: list[int]) -> list[int]:
     """Replace each [MASK] with the masked model's most likely token, all in one pass."""
     device = next(model.parameters()).device
@@ -57,7 +142,6 @@ def fill_masks(model: Transformer, ids: list[int]) -> list[int]:
     select = x == MASK_ID
     if not bool(select.any()):
         return list(ids)
-    best = model(x, select=select).float().argmax(-1)
     out = x.clone()
-    out[select] = best
+    out[select] = model(x, select=select).float().argmax(-1)
     return out[0].tolist()

@@ -106,6 +106,27 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return out.type_as(x)
 
 
+Rope = tuple[torch.Tensor, torch.Tensor] | None
+
+
+class KVCache:
+    """Keys and values (B, H, T, D) of the positions seen so far, per layer, for generation."""
+
+    def __init__(self, n_layer: int) -> None:
+        self.k: list[torch.Tensor | None] = [None] * n_layer
+        self.v: list[torch.Tensor | None] = [None] * n_layer
+        self.pos = 0  # positions already in the cache
+
+    def update(
+        self, layer: int, k: torch.Tensor, v: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.k[layer] is not None:
+            k = torch.cat((self.k[layer], k), dim=2)
+            v = torch.cat((self.v[layer], v), dim=2)
+        self.k[layer], self.v[layer] = k, v
+        return k, v
+
+
 class Attention(nn.Module):
     """Multi-head self-attention through `scaled_dot_product_attention`."""
 
@@ -117,17 +138,19 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
 
-    def forward(
-        self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None
-    ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rope: Rope, cache: KVCache | None = None, layer: int = 0):
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
         # (B, T, C) -> (B, H, T, C / H)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
         if rope is not None:
             q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        past = 0 if cache is None else cache.pos
+        if cache is not None:  # a prompt fills an empty cache, then one new token at a time
+            k, v = cache.update(layer, k, v)
         drop = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=self.causal)
+        causal = self.causal and past == 0  # a single new token may see every cached one
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=causal)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, H, T, C / H) -> (B, T, C)
         return self.proj(y)
 
@@ -160,10 +183,8 @@ class Block(nn.Module):
         self.mlp = MLP(cfg)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(
-        self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None
-    ) -> torch.Tensor:
-        x = x + self.drop(self.attn(self.norm1(x), rope))
+    def forward(self, x: torch.Tensor, rope: Rope, cache: KVCache | None = None, layer: int = 0):
+        x = x + self.drop(self.attn(self.norm1(x), rope, cache, layer))
         return x + self.drop(self.mlp(self.norm2(x)))
 
 
@@ -199,25 +220,37 @@ class Transformer(nn.Module):
         """Parameters, the tied head counted once."""
         return sum(p.numel() for p in self.parameters())
 
-    def hidden(self, idx: torch.Tensor) -> torch.Tensor:
-        """Final hidden states (B, T, C) of token ids (B, T)."""
+    def hidden(self, idx: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """Final hidden states (B, T, C) of token ids (B, T), continuing `cache` if given."""
         B, T = idx.shape
-        if T > self.config.block_size:
-            raise ValueError(f"sequence length {T} exceeds block_size {self.config.block_size}")
+        start = 0 if cache is None else cache.pos
+        if start and T > 1:
+            raise ValueError("a KV cache takes a prompt only when empty, then one token at a time")
+        if start + T > self.config.block_size:
+            raise ValueError(
+                f"sequence length {start + T} exceeds block_size {self.config.block_size}"
+            )
         x = self.tok_emb(idx)
         rope = None
         if self.pos_emb is not None:
-            x = x + self.pos_emb(torch.arange(T, device=idx.device))
+            x = x + self.pos_emb(torch.arange(start, start + T, device=idx.device))
         else:
-            rope = (self.rope_cos[:T], self.rope_sin[:T])
+            rope = (self.rope_cos[start : start + T], self.rope_sin[start : start + T])
         x = self.drop(x)
-        for block in self.blocks:
-            x = block(x, rope)
+        for i, block in enumerate(self.blocks):
+            x = block(x, rope, cache, i)
+        if cache is not None:
+            cache.pos += T
         return self.norm_f(x)
 
-    def forward(self, idx: torch.Tensor, select: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        idx: torch.Tensor,
+        select: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+    ) -> torch.Tensor:
         """Logits (B, T, V); with a boolean `select` (B, T), only those positions: (N, V)."""
-        h = self.hidden(idx)
+        h = self.hidden(idx, cache)
         if select is not None:
             h = h[select]  # the head is most of the cost at a large vocabulary
         return self.head(h)

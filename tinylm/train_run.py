@@ -258,14 +258,14 @@ def _show_sample(console, trainer: Trainer, data) -> None:  # noqa: ANN001
     from tokenizers import Tokenizer
 
     from tinylm.evaluate import fixed_masks
-    from tinylm.generation import fill_masks, sample
+    from tinylm.generation import SamplingConfig, fill_masks, generate
     from tinylm.tokenizer import MASK_ID
 
     tok = Tokenizer.from_file(str(data.tokenizer_path))
     model = trainer.model.eval()
     if model.config.causal:
         g = torch.Generator().manual_seed(trainer.cfg.seed)
-        ids = sample(model, [], max_new_tokens=120, generator=g)
+        ids = list(generate(model, [], SamplingConfig(max_new_tokens=120, top_k=40), g))
         console.rule("sample (temperature 0.8, top-k 40)")
         console.print(tok.decode(ids), markup=False)
         return
