@@ -227,9 +227,12 @@ def tokenize(
         click.echo(json.dumps(meta, indent=2))
 
 
-from tinylm.train_cli import train  # noqa: E402 - commands register after the group exists
+# commands register after the group exists
+from tinylm.generate_cli import generate  # noqa: E402
+from tinylm.train_cli import train  # noqa: E402
 
 cli.add_command(train)
+cli.add_command(generate)
 
 
 def main() -> None:

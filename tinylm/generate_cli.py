@@ -1,0 +1,203 @@
+"""`tinylm generate`: sample text from a causal checkpoint; text on stdout, statistics on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from tinylm.errors import UsageError
+
+
+@click.command()
+@click.argument("run", type=click.Path(path_type=Path))
+@click.option("-p", "--prompt", help="Text to continue; '-' reads stdin. Default: a new document.")
+@click.option("--prompt-file", type=click.Path(path_type=Path), help="Read the prompt from a file.")
+@click.option(
+    "-n", "--max-new-tokens", type=int, default=200, show_default=True, help="Most tokens to add."
+)
+@click.option(
+    "-t",
+    "--temperature",
+    type=float,
+    default=0.8,
+    show_default=True,
+    help="Randomness: 0 always takes the most likely token, higher is wilder.",
+)
+@click.option(
+    "--top-k",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Sample among the k most likely tokens only (0 = all).",
+)
+@click.option(
+    "--top-p",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Sample among the most likely tokens holding this much probability (1 = all).",
+)
+@click.option(
+    "--min-p",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Drop tokens less likely than this share of the best one (0 = off).",
+)
+@click.option(
+    "--repetition-penalty",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Make tokens already in the text less likely (1 = off, 1.2 is mild).",
+)
+@click.option("--stop", multiple=True, help="End the sample at this string (repeatable).")
+@click.option("--num-samples", type=int, default=1, show_default=True, help="Samples to draw.")
+@click.option("--seed", type=int, help="Same seed, same output (default: a random seed, shown).")
+@click.option("--ignore-eos", is_flag=True, help="Keep going past the end-of-document token.")
+@click.option(
+    "--stream/--no-stream",
+    default=None,
+    help="Print tokens as they come (default: when stdout is a terminal).",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per sample on stdout.")
+@click.option(
+    "--checkpoint",
+    type=click.Choice(["best", "last"]),
+    default="best",
+    show_default=True,
+    help="Which checkpoint of a run directory.",
+)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N, mps.")
+def generate(
+    run: Path,
+    prompt: str | None,
+    prompt_file: Path | None,
+    max_new_tokens: int,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    min_p: float,
+    repetition_penalty: float,
+    stop: tuple[str, ...],
+    num_samples: int,
+    seed: int | None,
+    ignore_eos: bool,
+    stream: bool | None,
+    as_json: bool,
+    checkpoint: str,
+    device: str,
+) -> None:
+    """Sample text from a causal model.
+
+    RUN is a run directory (its best/ checkpoint) or a checkpoint directory.
+
+    \b
+    Examples:
+      tinylm generate runs/causal-20261124-173816 --prompt "ROMEO:"
+      echo "HAMLET." | tinylm generate runs/x --prompt - -n 100 --seed 7
+      tinylm generate runs/x -t 0 --stop "\\n\\n" --json
+    """
+    import torch
+
+    from tinylm.device import pick_device
+    from tinylm.generation import SamplingConfig
+    from tinylm.generation import generate as sample_tokens
+    from tinylm.inference import TextStream, encode_text, load_for_inference, read_prompt_bytes
+
+    if prompt is not None and prompt_file is not None:
+        raise UsageError("give --prompt or --prompt-file, not both.")
+    if num_samples < 1:
+        raise UsageError(f"--num-samples {num_samples} must be at least 1.")
+    try:
+        cfg = SamplingConfig(
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            min_p=min_p,
+            repetition_penalty=repetition_penalty,
+            stop_at_eos=not ignore_eos,
+        )
+    except ValueError as e:
+        raise UsageError(f"impossible sampling option: {e}.") from e
+    text = _read_prompt(prompt, prompt_file, read_prompt_bytes)
+    dev, _ = pick_device(device)
+    ckpt, tok = load_for_inference(run, checkpoint, dev)
+    if not ckpt.config.causal:
+        raise UsageError(
+            f"{run} is a masked (BERT-style) model: it sees both sides of each blank and was "
+            "never trained to continue text. Use `tinylm fill-mask` with it, or train a causal "
+            "model for generate."
+        )
+    ids, unknown = encode_text(tok, text)
+    if unknown:
+        click.echo(
+            f"Warning: {unknown} piece(s) of the prompt are not in the tokenizer's "
+            "vocabulary and became [UNK].",
+            err=True,
+        )
+    seed = seed if seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
+    stream = sys.stdout.isatty() if stream is None else stream
+    for i in range(num_samples):
+        g = torch.Generator().manual_seed(seed + i)
+        out = TextStream(tok, stop)
+        started = time.perf_counter()
+        first = None
+        if stream and not as_json:
+            click.echo(text, nl=False)
+        reason = "length"
+        for token in sample_tokens(ckpt.model, ids, cfg, g):
+            first = first or time.perf_counter() - started
+            piece = out.push(token)
+            if stream and not as_json and piece:
+                click.echo(piece, nl=False)
+            if out.stopped:
+                reason = "stop"
+                break
+        else:
+            if len(out.ids) < cfg.max_new_tokens:
+                reason = "eos"
+        rest = out.finish()
+        seconds = time.perf_counter() - started
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "prompt": text,
+                        "text": out.text,
+                        "tokens": len(out.ids),
+                        "stop_reason": reason,
+                        "seed": seed + i,
+                    }
+                )
+            )
+        elif stream:
+            click.echo(rest)
+        else:
+            click.echo(text + out.text)
+        if num_samples > 1 and not as_json and i + 1 < num_samples:
+            click.echo("---")
+        rate = len(out.ids) / seconds if seconds > 0 else 0.0
+        click.echo(
+            f"[{len(out.ids)} tokens, {rate:.0f} tokens/s, first token "
+            f"{(first or 0) * 1000:.0f} ms, {dev}, seed {seed + i}, stop: {reason}]",
+            err=True,
+        )
+
+
+def _read_prompt(prompt: str | None, prompt_file: Path | None, decode) -> str:  # noqa: ANN001
+    """The prompt from --prompt, --prompt-file or stdin ('-')."""
+    if prompt_file is not None:
+        if str(prompt_file) == "-":
+            return decode(sys.stdin.buffer.read(), "<stdin>")
+        if not prompt_file.is_file():
+            raise UsageError(f"prompt file {prompt_file} does not exist.")
+        return decode(prompt_file.read_bytes(), str(prompt_file))
+    if prompt == "-":
+        return decode(sys.stdin.buffer.read(), "<stdin>")
+    return prompt or ""
