@@ -228,11 +228,13 @@ def tokenize(
 
 
 # commands register after the group exists
+from tinylm.fillmask_cli import fill_mask  # noqa: E402
 from tinylm.generate_cli import generate  # noqa: E402
 from tinylm.train_cli import train  # noqa: E402
 
 cli.add_command(train)
 cli.add_command(generate)
+cli.add_command(fill_mask)
 
 
 def main() -> None:

@@ -1,0 +1,146 @@
+"""Fill in blanks with a masked model: rank candidates for each [MASK], independently or jointly.
+
+Results follow the Hugging Face fill-mask pipeline: per mask a list of
+{score, token, token_str, sequence}, best first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from tokenizers import Tokenizer
+
+from tinylm.errors import TinylmError, UsageError
+from tinylm.inference import encode_text
+from tinylm.model import Transformer
+from tinylm.objectives import N_SPECIAL
+from tinylm.tokenizer import MASK_ID, UNK_ID, tokenizer_kind
+
+MASK_ALIASES = ("<mask>",)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One way to fill one mask."""
+
+    score: float
+    token: int
+    token_str: str
+    sequence: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def encode_masked(tok: Tokenizer, text: str, block_size: int) -> list[int]:
+    """Token ids of `text`, each [MASK] (or <mask>) one mask token."""
+    for alias in MASK_ALIASES:
+        text = text.replace(alias, "[MASK]")
+    if "[MASK]" not in text:
+        raise UsageError(
+            "the text has no [MASK] to fill; write [MASK] (or <mask>) where a word goes."
+        )
+    if tokenizer_kind(tok) == "bpe":  # byte-level BPE words carry their leading space, like " be"
+        text = text.replace(" [MASK]", "[MASK]")
+    ids, _ = encode_text(tok, text, specials=True)
+    if len(ids) > block_size:
+        raise UsageError(
+            f"the text is {len(ids)} tokens long; this model reads at most {block_size}."
+        )
+    return ids
+
+
+def target_ids(tok: Tokenizer, targets: list[str]) -> tuple[list[int], list[str]]:
+    """Candidate ids for --targets, and warnings for targets longer than one token."""
+    ids, warnings = [], []
+    for t in targets:
+        enc, _ = encode_text(tok, t)
+        if not enc:
+            raise UsageError(f"target {t!r} is empty after tokenizing.")
+        if enc[0] == UNK_ID:
+            warnings.append(f"target {t!r} is not in the vocabulary; it is left out.")
+            continue
+        if len(enc) > 1:
+            warnings.append(f"target {t!r} is {len(enc)} tokens; only its first is scored.")
+        ids.append(enc[0])
+    if not ids:
+        raise UsageError("none of the --targets is in the model's vocabulary.")
+    return list(dict.fromkeys(ids)), warnings
+
+
+@torch.inference_mode()
+def _mask_probs(model: Transformer, ids: list[int]) -> tuple[list[int], torch.Tensor]:
+    """Positions of the masks and their probabilities (M, V) over the whole vocabulary."""
+    device = next(model.parameters()).device
+    x = torch.tensor([ids], device=device)
+    select = x == MASK_ID
+    probs = model(x, select=select).float().softmax(-1).cpu()
+    return select[0].nonzero().flatten().tolist(), probs
+
+
+def _rank(probs: torch.Tensor, top_k: int, allowed: list[int] | None) -> list[tuple[float, int]]:
+    scores = probs.clone()
+    if allowed is not None:
+        keep = torch.zeros_like(scores, dtype=torch.bool)
+        keep[allowed] = True
+        scores[~keep] = -1.0
+    scores[:N_SPECIAL] = -1.0  # a blank is never filled with a control token
+    values, order = scores.topk(min(top_k, int((scores >= 0).sum())))
+    return [(float(v), int(i)) for v, i in zip(values, order, strict=True)]
+
+
+def _candidates(tok: Tokenizer, ids: list[int], pos: int, ranked) -> list[Candidate]:  # noqa: ANN001
+    out = []
+    for score, token in ranked:
+        filled = list(ids)
+        filled[pos] = token
+        out.append(
+            Candidate(
+                score, token, tok.decode([token]), tok.decode(filled, skip_special_tokens=False)
+            )
+        )
+    return out
+
+
+def fill_mask(
+    model: Transformer,
+    tok: Tokenizer,
+    ids: list[int],
+    top_k: int = 5,
+    targets: list[int] | None = None,
+    joint: bool = False,
+) -> list[list[Candidate]]:
+    """Candidates for each mask, in text order. Joint: fill the surest mask first, then re-run."""
+    if model.config.causal:
+        raise TinylmError(
+            "fill-mask needs a masked model; this one is causal (use `tinylm generate`)."
+        )
+    if top_k < 1:
+        raise UsageError(f"--top-k {top_k} must be at least 1.")
+    positions, probs = _mask_probs(model, ids)
+    if not joint:
+        return [
+            _candidates(tok, ids, p, _rank(probs[i], top_k, targets))
+            for i, p in enumerate(positions)
+        ]
+    results: dict[int, list[Candidate]] = {}
+    current = list(ids)
+    while positions:
+        ranked = [_rank(probs[i], top_k, targets) for i in range(len(positions))]
+        best = max(range(len(positions)), key=lambda i: ranked[i][0][0] if ranked[i] else -1.0)
+        pos = positions[best]
+        results[pos] = _candidates(tok, current, pos, ranked[best])
+        current[pos] = ranked[best][0][1]
+        positions, probs = _mask_probs(model, current) if len(positions) > 1 else ([], probs)
+    return [results[p] for p in sorted(results)]
+
+
+def completed(tok: Tokenizer, ids: list[int], results: list[list[Candidate]]) -> str:
+    """The text with every mask replaced by its best candidate."""
+    filled = list(ids)
+    masks = [i for i, t in enumerate(ids) if t == MASK_ID]
+    for pos, cands in zip(masks, results, strict=True):
+        if cands:
+            filled[pos] = cands[0].token
+    return tok.decode(filled, skip_special_tokens=False)

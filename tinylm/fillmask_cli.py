@@ -1,0 +1,140 @@
+"""`tinylm fill-mask`: the most likely words for each [MASK], from a masked checkpoint."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from tinylm.errors import UsageError
+
+
+@click.command("fill-mask")
+@click.argument("run", type=click.Path(path_type=Path))
+@click.argument("text", required=False)
+@click.option(
+    "-k", "--top-k", type=int, default=5, show_default=True, help="Candidates shown for each mask."
+)
+@click.option("--targets", help="Comma-separated words: rank only these candidates.")
+@click.option(
+    "--joint",
+    is_flag=True,
+    help="Fill masks one at a time, surest first, re-reading the text each time.",
+)
+@click.option(
+    "--input-file",
+    type=click.Path(path_type=Path),
+    help="One text per line ('-' for stdin); one result per line.",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Hugging Face fill-mask JSON (JSON lines with --input-file).",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Choice(["best", "last"]),
+    default="best",
+    show_default=True,
+    help="Which checkpoint of a run directory.",
+)
+@click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="cpu (fast enough for one sentence), auto, cuda, cuda:N or mps.",
+)
+def fill_mask(
+    run: Path,
+    text: str | None,
+    top_k: int,
+    targets: str | None,
+    joint: bool,
+    input_file: Path | None,
+    as_json: bool,
+    checkpoint: str,
+    device: str,
+) -> None:
+    """Fill in the blanks of TEXT with a masked model.
+
+    Write [MASK] (or <mask>) where a token is missing; each mask is one token.
+
+    \b
+    Examples:
+      tinylm fill-mask runs/bert "To be, or not to [MASK], that is the question."
+      tinylm fill-mask runs/bert "Good [MASK], my [MASK]." --joint --json
+      tinylm fill-mask runs/bert "The [MASK] is dead." --targets king,queen
+      tinylm fill-mask runs/bert --input-file sentences.txt --json
+    """
+    from tinylm.device import pick_device
+    from tinylm.fillmask import encode_masked, target_ids
+    from tinylm.fillmask import fill_mask as fill
+    from tinylm.inference import load_for_inference, read_prompt_bytes
+
+    if (text is None) == (input_file is None):
+        raise UsageError("give TEXT or --input-file (one of them).")
+    if top_k < 1:
+        raise UsageError(f"--top-k {top_k} must be at least 1.")
+    dev, _ = pick_device(device)
+    ckpt, tok = load_for_inference(run, checkpoint, dev)
+    if ckpt.config.causal:
+        raise UsageError(
+            f"{run} is a causal (GPT-style) model: it reads left to right and never saw the words "
+            "after a blank. Use `tinylm generate` with it, or train with --objective masked."
+        )
+    allowed = None
+    if targets:
+        allowed, warnings = target_ids(tok, [t for t in targets.split(",") if t])
+        for w in warnings:
+            click.echo(f"Warning: {w}", err=True)
+    if input_file is None:
+        lines = [text]
+    else:
+        raw = sys.stdin.buffer.read() if str(input_file) == "-" else _read(input_file)
+        lines = [ln for ln in read_prompt_bytes(raw, str(input_file)).split("\n") if ln.strip()]
+    for n, line in enumerate(lines, 1):
+        try:
+            ids = encode_masked(tok, line, ckpt.config.block_size)
+        except UsageError as e:
+            raise UsageError(f"line {n}: {e}" if input_file else str(e)) from None
+        results = fill(ckpt.model, tok, ids, top_k, allowed, joint)
+        _show(tok, ids, results, as_json, batch=input_file is not None)
+
+
+def _read(path: Path) -> bytes:
+    if not path.is_file():
+        raise UsageError(f"input file {path} does not exist.")
+    return path.read_bytes()
+
+
+def _show(tok, ids: list[int], results, as_json: bool, batch: bool) -> None:  # noqa: ANN001
+    from tinylm.fillmask import completed
+
+    if as_json:
+        rows = [[c.to_dict() for c in cands] for cands in results]
+        click.echo(json.dumps(rows[0] if len(rows) == 1 else rows, indent=None if batch else 2))
+        return
+    filled = completed(tok, ids, results)
+    if not sys.stdout.isatty():
+        for i, cands in enumerate(results, 1):
+            shown = ", ".join(f"{c.token_str!r} {c.score:.3f}" for c in cands)
+            click.echo(f"mask {i}: {shown}")
+        click.echo(filled)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for i, cands in enumerate(results, 1):
+        title = f"\\[MASK] {i}" if len(results) > 1 else "\\[MASK]"  # escaped: not rich markup
+        table = Table(title=title, title_justify="left")
+        table.add_column("token")
+        table.add_column("probability", justify="right")
+        table.add_column("")
+        for c in cands:
+            table.add_row(repr(c.token_str), f"{c.score:.3f}", "█" * max(1, round(c.score * 30)))
+        console.print(table)
+    console.print(filled, markup=False)
