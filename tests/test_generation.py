@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tinylm.decode import Decoder
 from tinylm.generation import (
     SamplingConfig,
     generate,
@@ -96,12 +97,39 @@ def test_kv_cache_logits_match_full_forward() -> None:
     ids = torch.randint(5, 40, (1, 12), generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         full = model(ids)
-        cache = KVCache(model.config.n_layer)
+        cache = KVCache(model.config.n_layer, 16)
         steps = [model(ids[:, :5], cache=cache)[:, -1]]
         steps += [model(ids[:, t : t + 1], cache=cache)[:, -1] for t in range(5, 12)]
     torch.testing.assert_close(torch.stack(steps, 1), full[:, 4:], atol=1e-5, rtol=1e-4)
     with pytest.raises(ValueError, match="one token at a time"):
         model(ids[:, :2], cache=cache)
+
+
+@pytest.mark.parametrize(
+    "arch",
+    [
+        dict(pos="rope"),
+        dict(pos="learned"),
+        dict(norm="rmsnorm", mlp="swiglu"),
+        dict(pos="learned", norm="rmsnorm", mlp="swiglu"),
+    ],
+)
+def test_fast_decoder_matches_the_modules(arch: dict) -> None:
+    torch.manual_seed(1)
+    cfg = ModelConfig(vocab_size=40, block_size=16, n_layer=2, n_head=2, d_model=16, **arch)
+    model = Transformer(cfg).eval()
+    for p in model.parameters():  # beyond the init's tiny weights, so differences would show
+        p.data.normal_(0, 0.3)
+    ids = torch.randint(5, 40, (1, 16), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        full = model(ids)
+        cache = KVCache(cfg.n_layer, 16)
+        model(ids[:, :3], cache=cache)
+        decoder = Decoder(model)
+        steps = [decoder.step(int(ids[0, t]), cache) for t in range(3, 16)]
+    torch.testing.assert_close(torch.stack(steps), full[0, 3:], atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="full"):
+        decoder.step(5, cache)
 
 
 def test_same_seed_same_sample_and_eos_stops() -> None:

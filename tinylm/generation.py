@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
+from tinylm.decode import Decoder
 from tinylm.model import KVCache, Transformer
 from tinylm.tokenizer import EOS_ID, MASK_ID
 
@@ -117,16 +118,20 @@ def generate(
     ids = list(prompt) or [EOS_ID]
     start = max(0, len(ids) - block)
     cache: KVCache | None = None
+    decoder: Decoder | None = None
     for _ in range(cfg.max_new_tokens):
         refill = cache is None
         if len(ids) - start > block:
             start, refill = len(ids) - block // 2, True
         if use_cache and not refill:
-            x = torch.tensor([ids[-1:]], device=device)
+            decoder = decoder or Decoder(model)  # after the first token: it adds nothing to TTFT
+            logits = decoder.step(ids[-1], cache)
         else:
             x = torch.tensor([ids[start:]], device=device)
-            cache = KVCache(model.config.n_layer) if use_cache else None
-        logits = model(x, cache=cache)[0, -1]
+            cache = KVCache(model.config.n_layer, block) if use_cache else None
+            last = torch.zeros(x.shape, dtype=torch.bool, device=device)
+            last[0, -1] = True  # the head runs on the last position only
+            logits = model(x, select=last, cache=cache)[0]
         token = next_token(logits, ids, cfg, generator)
         if cfg.stop_at_eos and token == EOS_ID:
             return

@@ -93,17 +93,22 @@ def _norm(cfg: ModelConfig) -> nn.Module:
 
 
 def rope_tables(head_dim: int, length: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin tables (length, head_dim / 2) for rotary positions, real-valued (MPS-safe)."""
+    """Rotary tables (length, head_dim): cos twice, and sin with the first half negated.
+
+    With them a rotation of channel pairs (i, i + D/2) is x * cos + roll(x, D/2) * sin: three
+    ops instead of eight, which is most of a one-token decoding step's RoPE cost. Real-valued,
+    so MPS can run it.
+    """
     inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
     angles = torch.outer(torch.arange(length, dtype=torch.float32), inv_freq)
-    return angles.cos(), angles.sin()
+    cos, sin = angles.cos(), angles.sin()
+    return torch.cat((cos, cos), dim=-1), torch.cat((-sin, sin), dim=-1)
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate channel pairs (first half, second half) of x (B, H, T, D) by position."""
-    x1, x2 = x.float().chunk(2, dim=-1)
-    out = torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
-    return out.type_as(x)
+    """Rotate channel pairs (i, i + D/2) of x by position; cos/sin broadcast over x."""
+    out = torch.addcmul(x * cos, x.roll(x.size(-1) // 2, dims=-1), sin)
+    return out if out.dtype == x.dtype else out.to(x.dtype)  # fp32 tables under autocast
 
 
 Rope = tuple[torch.Tensor, torch.Tensor] | None
@@ -112,19 +117,21 @@ Rope = tuple[torch.Tensor, torch.Tensor] | None
 class KVCache:
     """Keys and values (B, H, T, D) of the positions seen so far, per layer, for generation."""
 
-    def __init__(self, n_layer: int) -> None:
+    def __init__(self, n_layer: int, capacity: int) -> None:
         self.k: list[torch.Tensor | None] = [None] * n_layer
         self.v: list[torch.Tensor | None] = [None] * n_layer
+        self.capacity = capacity  # buffers are allocated once and written in place
         self.pos = 0  # positions already in the cache
 
-    def update(
-        self, layer: int, k: torch.Tensor, v: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.k[layer] is not None:
-            k = torch.cat((self.k[layer], k), dim=2)
-            v = torch.cat((self.v[layer], v), dim=2)
-        self.k[layer], self.v[layer] = k, v
-        return k, v
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.k[layer] is None:
+            B, H, _, D = k.shape
+            self.k[layer] = k.new_empty(B, H, self.capacity, D)
+            self.v[layer] = v.new_empty(B, H, self.capacity, D)
+        end = self.pos + k.size(2)
+        self.k[layer][:, :, self.pos : end] = k
+        self.v[layer][:, :, self.pos : end] = v
+        return self.k[layer][:, :, :end], self.v[layer][:, :, :end]
 
 
 class Attention(nn.Module):
@@ -138,21 +145,36 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
 
+    def _qkv(self, x: torch.Tensor, rope: Rope) -> tuple[torch.Tensor, ...]:
+        """Queries, keys (rotated) and values, each (B, H, T, C / H)."""
+        B, T, C = x.shape
+        qkv = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)
+        if rope is None:
+            return tuple(qkv)
+        q, k = apply_rope(qkv[:2], *rope)  # q and k rotate together: half the ops of two calls
+        return q, k, qkv[2]
+
     def forward(self, x: torch.Tensor, rope: Rope, cache: KVCache | None = None, layer: int = 0):
         B, T, C = x.shape
-        q, k, v = self.qkv(x).split(C, dim=2)
-        # (B, T, C) -> (B, H, T, C / H)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        if rope is not None:
-            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        q, k, v = self._qkv(x, rope)
         past = 0 if cache is None else cache.pos
         if cache is not None:  # a prompt fills an empty cache, then one new token at a time
             k, v = cache.update(layer, k, v)
         drop = self.dropout if self.training else 0.0
         causal = self.causal and past == 0  # a single new token may see every cached one
         y = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=causal)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, H, T, C / H) -> (B, T, C)
+        y = y.transpose(1, 2).reshape(B, T, C)  # (B, H, T, C / H) -> (B, T, C)
         return self.proj(y)
+
+    def weights(self, x: torch.Tensor, rope: Rope) -> torch.Tensor:
+        """The attention probabilities (B, H, T, T) that `forward` uses, for inspection."""
+        q, k, _ = self._qkv(x, rope)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+        if self.causal:
+            T = x.size(1)
+            future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
+            scores = scores.masked_fill(future, float("-inf"))
+        return scores.softmax(-1)
 
 
 class MLP(nn.Module):
