@@ -86,9 +86,3 @@ def test_fill_mask_errors(masked_run: Path, args: list[str], code: int, needle: 
     r = run_cli("fill-mask", str(masked_run), *args)
     assert r.exit_code == code, r.output
     assert needle in r.stderr and "Traceback" not in r.output
-
-
-def test_causal_checkpoint_points_to_generate(token_dir: Path, tmp_path: Path) -> None:
-    run = train_tiny(token_dir, tmp_path / "causal", 1)
-    r = run_cli("fill-mask", str(run), "x [MASK]")
-    assert r.exit_code == 2 and "tinylm generate" in r.stderr

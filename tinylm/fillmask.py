@@ -11,10 +11,11 @@ from dataclasses import asdict, dataclass
 import torch
 from tokenizers import Tokenizer
 
-from tinylm.errors import TinylmError, UsageError
+from tinylm.errors import UsageError
 from tinylm.inference import encode_text
 from tinylm.model import Transformer
 from tinylm.objectives import N_SPECIAL
+from tinylm.simulate import SHORTLIST, causal_fill
 from tinylm.tokenizer import MASK_ID, UNK_ID, tokenizer_kind
 
 MASK_ALIASES = ("<mask>",)
@@ -110,14 +111,18 @@ def fill_mask(
     top_k: int = 5,
     targets: list[int] | None = None,
     joint: bool = False,
+    shortlist: int | None = SHORTLIST,
 ) -> list[list[Candidate]]:
-    """Candidates for each mask, in text order. Joint: fill the surest mask first, then re-run."""
-    if model.config.causal:
-        raise TinylmError(
-            "fill-mask needs a masked model; this one is causal (use `tinylm generate`)."
-        )
+    """Candidates for each mask, in text order. Joint: fill the surest mask first, then re-run.
+
+    A causal model's answer is simulated by rescoring (`tinylm.simulate.causal_fill`), over
+    `shortlist` candidates per mask.
+    """
     if top_k < 1:
         raise UsageError(f"--top-k {top_k} must be at least 1.")
+    if model.config.causal:
+        ranked = causal_fill(model, ids, shortlist, targets, joint)
+        return [_candidates(tok, ids, p, ranked[p][:top_k]) for p in sorted(ranked)]
     positions, probs = _mask_probs(model, ids)
     if not joint:
         return [

@@ -24,6 +24,13 @@ from tinylm.errors import UsageError
     help="Fill masks one at a time, surest first, re-reading the text each time.",
 )
 @click.option(
+    "--shortlist",
+    type=int,
+    default=32,
+    show_default=True,
+    help="Causal models only: candidates per mask to rescore with the whole text.",
+)
+@click.option(
     "--input-file",
     type=click.Path(path_type=Path),
     help="One text per line ('-' for stdin); one result per line.",
@@ -53,14 +60,17 @@ def fill_mask(
     top_k: int,
     targets: str | None,
     joint: bool,
+    shortlist: int,
     input_file: Path | None,
     as_json: bool,
     checkpoint: str,
     device: str,
 ) -> None:
-    """Fill in the blanks of TEXT with a masked model.
+    """Fill in the blanks of TEXT with a masked model (or, simulated, a causal one).
 
-    Write [MASK] (or <mask>) where a token is missing; each mask is one token.
+    Write [MASK] (or <mask>) where a token is missing; each mask is one token. A causal model
+    cannot read past a blank, so with one the answer is simulated: its likeliest next tokens
+    are reranked by how likely each makes the whole text (slower, and labelled as such).
 
     \b
     Examples:
@@ -80,10 +90,14 @@ def fill_mask(
         raise UsageError(f"--top-k {top_k} must be at least 1.")
     dev, _ = pick_device(device)
     ckpt, tok = load_for_inference(run, checkpoint, dev)
+    if shortlist < 1:
+        raise UsageError(f"--shortlist {shortlist} must be at least 1.")
     if ckpt.config.causal:
-        raise UsageError(
-            f"{run} is a causal (GPT-style) model: it reads left to right and never saw the words "
-            "after a blank. Use `tinylm generate` with it, or train with --objective masked."
+        click.echo(
+            f"Simulated: {run} is a causal model, which never reads past a blank; candidates are "
+            f"its {shortlist} likeliest next tokens, ranked by the likelihood of the whole "
+            "completed text (one forward per candidate).",
+            err=True,
         )
     allowed = None
     if targets:
@@ -97,11 +111,12 @@ def fill_mask(
         lines = [ln for ln in read_prompt_bytes(raw, str(input_file)).split("\n") if ln.strip()]
     for n, line in enumerate(lines, 1):
         try:
-            ids = encode_masked(tok, line, ckpt.config.block_size)
+            # a causal model reads the text after a start-of-document token
+            ids = encode_masked(tok, line, ckpt.config.block_size - ckpt.config.causal)
         except UsageError as e:
             raise UsageError(f"line {n}: {e}" if input_file else str(e)) from None
-        results = fill(ckpt.model, tok, ids, top_k, allowed, joint)
-        _show(tok, ids, results, as_json, batch=input_file is not None)
+        results = fill(ckpt.model, tok, ids, top_k, allowed, joint, shortlist)
+        _show(tok, ids, results, as_json, input_file is not None, ckpt.config.causal)
 
 
 def _read(path: Path) -> bytes:
@@ -110,7 +125,7 @@ def _read(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _show(tok, ids: list[int], results, as_json: bool, batch: bool) -> None:  # noqa: ANN001
+def _show(tok, ids: list[int], results, as_json: bool, batch: bool, simulated: bool) -> None:  # noqa: ANN001
     from tinylm.fillmask import completed
 
     if as_json:
@@ -130,6 +145,7 @@ def _show(tok, ids: list[int], results, as_json: bool, batch: bool) -> None:  # 
     console = Console()
     for i, cands in enumerate(results, 1):
         title = f"\\[MASK] {i}" if len(results) > 1 else "\\[MASK]"  # escaped: not rich markup
+        title += " (simulated by a causal model)" if simulated else ""
         table = Table(title=title, title_justify="left")
         table.add_column("token")
         table.add_column("probability", justify="right")

@@ -66,6 +66,18 @@ from tinylm.errors import UsageError
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per sample on stdout.")
 @click.option(
+    "--rounds",
+    type=int,
+    default=10,
+    show_default=True,
+    help="Masked models only (simulated): refinement rounds per block of new tokens.",
+)
+@click.option(
+    "--left-to-right",
+    is_flag=True,
+    help="Masked models only: fix new tokens left to right instead of surest first.",
+)
+@click.option(
     "--checkpoint",
     type=click.Choice(["best", "last"]),
     default="best",
@@ -89,12 +101,16 @@ def generate(
     ignore_eos: bool,
     stream: bool | None,
     as_json: bool,
+    rounds: int,
+    left_to_right: bool,
     checkpoint: str,
     device: str,
 ) -> None:
-    """Sample text from a causal model.
+    """Sample text from a causal model (or, simulated, a masked one).
 
-    RUN is a run directory (its best/ checkpoint) or a checkpoint directory.
+    RUN is a run directory (its best/ checkpoint) or a checkpoint directory. A masked model
+    was never trained to continue text; with one, generation is simulated mask-predict style
+    (blocks of [MASK]s filled over a few rounds) and labelled as such.
 
     \b
     Examples:
@@ -108,6 +124,7 @@ def generate(
     from tinylm.generation import SamplingConfig
     from tinylm.generation import generate as sample_tokens
     from tinylm.inference import TextStream, encode_text, load_for_inference, read_prompt_bytes
+    from tinylm.simulate import mask_predict
 
     if prompt is not None and prompt_file is not None:
         raise UsageError("give --prompt or --prompt-file, not both.")
@@ -128,11 +145,15 @@ def generate(
     text = _read_prompt(prompt, prompt_file, read_prompt_bytes)
     dev, _ = pick_device(device)
     ckpt, tok = load_for_inference(run, checkpoint, dev)
-    if not ckpt.config.causal:
-        raise UsageError(
-            f"{run} is a masked (BERT-style) model: it sees both sides of each blank and was "
-            "never trained to continue text. Use `tinylm fill-mask` with it, or train a causal "
-            "model for generate."
+    simulated = not ckpt.config.causal
+    if rounds < 1:
+        raise UsageError(f"--rounds {rounds} must be at least 1.")
+    if simulated:
+        click.echo(
+            f"Simulated: {run} is a masked model, which was never trained to continue text; it "
+            f"fills blocks of [MASK]s after the text in {rounds} rounds, "
+            f"{'left to right' if left_to_right else 'surest first'} (mask-predict).",
+            err=True,
         )
     ids, unknown = encode_text(tok, text)
     if unknown:
@@ -151,7 +172,11 @@ def generate(
         if stream and not as_json:
             click.echo(text, nl=False)
         reason = "length"
-        for token in sample_tokens(ckpt.model, ids, cfg, g):
+        if simulated:
+            tokens = mask_predict(ckpt.model, ids, cfg, g, rounds, left_to_right)
+        else:
+            tokens = sample_tokens(ckpt.model, ids, cfg, g)
+        for token in tokens:
             first = first or time.perf_counter() - started
             piece = out.push(token)
             if stream and not as_json and piece:
@@ -173,6 +198,7 @@ def generate(
                         "tokens": len(out.ids),
                         "stop_reason": reason,
                         "seed": seed + i,
+                        "simulated": simulated,
                     }
                 )
             )
