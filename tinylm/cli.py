@@ -228,6 +228,9 @@ def tokenize(
 
 
 # commands register after the group exists
+from tinylm.attention_cli import attention  # noqa: E402
+from tinylm.compare_cli import compare  # noqa: E402
+from tinylm.eval_cli import eval_  # noqa: E402
 from tinylm.fillmask_cli import fill_mask  # noqa: E402
 from tinylm.generate_cli import generate  # noqa: E402
 from tinylm.train_cli import train  # noqa: E402
@@ -235,6 +238,9 @@ from tinylm.train_cli import train  # noqa: E402
 cli.add_command(train)
 cli.add_command(generate)
 cli.add_command(fill_mask)
+cli.add_command(eval_)
+cli.add_command(compare)
+cli.add_command(attention)
 
 
 def main() -> None:

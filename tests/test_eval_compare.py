@@ -1,0 +1,143 @@
+"""`tinylm eval` and `tinylm compare` on tiny runs trained in the test, and their measures."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import SAMPLE, run_cli, train_tiny
+
+from tinylm.model import ModelConfig, Transformer
+from tinylm.objectives import N_SPECIAL
+from tinylm.scoring import blank_accuracy, blanks, causal_nats, known_word_share, pseudo_nats
+from tinylm.tokenizer import MASK_ID
+
+
+@pytest.fixture(scope="module")
+def runs(token_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("cmp")
+    return {
+        "causal": train_tiny(token_dir, root / "causal", 3),
+        "masked": train_tiny(token_dir, root / "masked", 3, "--objective", "masked"),
+    }
+
+
+def _model(objective: str) -> Transformer:
+    torch.manual_seed(0)
+    cfg = ModelConfig(30, block_size=8, n_layer=1, n_head=2, d_model=16, objective=objective)
+    return Transformer(cfg).eval()
+
+
+def test_causal_nats_match_a_direct_computation() -> None:
+    model = _model("causal")
+    ids = np.random.default_rng(0).integers(N_SPECIAL, 30, 40)
+    nats, count = causal_nats(model, ids, 16)  # two windows of 9 tokens: 16 predictions
+    x = torch.from_numpy(ids[:18].astype(np.int64)).view(2, 9)
+    with torch.no_grad():
+        logp = model(x[:, :-1]).log_softmax(-1).gather(-1, x[:, 1:, None])
+    assert count == 16 and nats == pytest.approx(-float(logp.sum()), rel=1e-5)
+
+
+def test_pseudo_nats_hide_one_token_at_a_time() -> None:
+    model = _model("masked")
+    ids = np.random.default_rng(1).integers(N_SPECIAL, 30, 16)
+    nats, count = pseudo_nats(model, ids, 8)
+    expect = 0.0
+    with torch.no_grad():
+        for t in range(8):
+            x = torch.from_numpy(ids[:8].astype(np.int64))[None].clone()
+            x[0, t] = MASK_ID
+            expect -= float(model(x)[0, t].log_softmax(-1)[int(ids[t])])
+    assert count == 8 and nats == pytest.approx(expect, rel=1e-5)
+
+
+def test_blanks_are_fixed_and_in_the_middle() -> None:
+    ids = np.random.default_rng(2).integers(N_SPECIAL, 30, 400)
+    w1, p1 = blanks(ids, 8, 10)
+    w2, p2 = blanks(ids, 8, 10)
+    assert torch.equal(w1, w2) and p1 == p2 and len(p1) == 10
+    assert all(2 <= p < 6 for p in p1) and len(set(p1)) > 1
+    for objective in ("causal", "masked"):
+        acc = blank_accuracy(_model(objective), w1, p1, shortlist=5)
+        assert 0.0 <= acc["top1"] <= acc["top5"] <= 1.0 and acc["blanks"] == 10
+
+
+def test_known_word_share() -> None:
+    assert known_word_share("To be or nott", "to be, or not to be") == 0.75
+    assert known_word_share("", "anything") == 0.0
+
+
+def test_eval_both_families(runs: dict[str, Path], tmp_path: Path) -> None:
+    r = run_cli("eval", str(runs["causal"]), "--json", "--max-tokens", "256")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["objective"] == "causal" and out["tokens"] > 0
+    assert out["perplexity"] == pytest.approx(math.exp(out["loss"]))
+    assert out["text"].startswith("val split of")
+    text = tmp_path / "held.txt"
+    text.write_text(SAMPLE[:2000], encoding="utf-8")
+    r = run_cli("eval", str(runs["masked"]), str(text), "--json", "--max-tokens", "128")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["objective"] == "masked" and out["tokens"] == 128
+    assert 0.0 <= out["masked_top1"] <= 1.0 and out["bits_per_byte"] > 0
+    r = run_cli("eval", str(runs["masked"]), "--max-tokens", "64")
+    assert r.exit_code == 0 and "pseudo-likelihood" in r.stdout
+
+
+def test_eval_errors(runs: dict[str, Path], tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    r = run_cli("eval", str(runs["causal"]), str(empty))
+    assert r.exit_code == 2 and "no text" in r.stderr
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"abc \xff")
+    r = run_cli("eval", str(runs["causal"]), str(bad))
+    assert r.exit_code == 1 and "UTF-8" in r.stderr and "Traceback" not in r.output
+    r = run_cli("eval", str(runs["causal"] / "best"), "--max-tokens", "1")
+    assert r.exit_code == 2 and "--max-tokens" in r.stderr
+
+
+def test_compare_two_runs_json(runs: dict[str, Path]) -> None:
+    args = ["compare", str(runs["causal"]), str(runs["masked"]), "--json"]
+    small = ["--blanks", "6", "--max-tokens", "64", "--samples", "2", "--new-tokens", "8"]
+    r = run_cli(*args, *small)
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    causal, masked = report["runs"]
+    assert causal["fill_mask"]["method"].startswith("simulated")
+    assert masked["fill_mask"]["method"] == "native"
+    assert masked["bits_per_byte"]["method"] == "pseudo-likelihood"
+    assert masked["generation"]["method"].startswith("simulated")
+    assert causal["fill_mask"]["blanks"] == masked["fill_mask"]["blanks"] == 6
+    assert [len(r["generation"]["samples"]) for r in report["runs"]] == [2, 2]
+    assert causal["parameters"] == masked["parameters"] and causal["train_tokens"] > 0
+    assert not any("tokenizers" in w or "size" in w or "tokens" in w for w in report["warnings"])
+    again = json.loads(run_cli(*args, *small).stdout)["runs"]
+    assert [r["generation"]["samples"] for r in again] == [
+        causal["generation"]["samples"],
+        masked["generation"]["samples"],
+    ]
+    assert again[0]["fill_mask"]["top5"] == causal["fill_mask"]["top5"]
+    r = run_cli("compare", str(runs["causal"]), *small)
+    assert r.exit_code == 2 and "two runs" in r.stderr
+    r = run_cli("compare", str(runs["causal"]), str(runs["causal"]), *small)
+    assert r.exit_code == 0 and "not families" in r.stdout
+
+
+def test_compare_train_runs_both_and_compares(token_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "exp"
+    r = run_cli(
+        "compare", "--train", str(token_dir), "--time", "2s", "--out", str(out),
+        "--blanks", "4", "--max-tokens", "32", "--samples", "1", "--new-tokens", "4", "--json",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    objectives = [run["objective"] for run in json.loads(r.stdout)["runs"]]
+    assert objectives == ["causal", "masked"]
+    assert (out / "causal" / "best").is_dir() and (out / "masked" / "best").is_dir()
+    r = run_cli("compare", "--train", str(token_dir), "--out", str(out))
+    assert r.exit_code == 2 and "already exists" in r.stderr

@@ -1,0 +1,178 @@
+"""Measures on held-out text for `tinylm eval` and `tinylm compare`, for either family.
+
+Bits per byte: a causal model's own likelihood; a masked model's pseudo-likelihood (each
+position hidden in turn, read with both sides). Fill-in-the-blank: one blank per passage at a
+fixed position; native for a masked model, simulated by rescoring for a causal one. Only text
+tokens are scored (no [EOS]), so the two families are measured on the same tokens.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tinylm.data import fixed_windows
+from tinylm.generation import SamplingConfig, generate
+from tinylm.model import Transformer
+from tinylm.objectives import N_SPECIAL
+from tinylm.simulate import SHORTLIST, mask_predict, rescore_blank
+from tinylm.tokenizer import MASK_ID
+
+BATCH = 64  # rows per forward
+BLANK_SEED = 4321
+
+
+def _device(model: Transformer) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.inference_mode()
+def causal_nats(model: Transformer, ids: np.ndarray, max_tokens: int) -> tuple[float, int]:
+    """Summed -log p(token | past) over up to `max_tokens` text tokens, and their count."""
+    length = model.config.block_size + 1
+    windows = fixed_windows(ids, length, max(1, max_tokens // (length - 1)))
+    total, count = 0.0, 0
+    for batch in windows.split(BATCH):
+        batch = batch.to(_device(model))
+        logits = model(batch[:, :-1]).float()
+        target = batch[:, 1:]
+        nll = F.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="none")
+        keep = target.flatten() >= N_SPECIAL
+        total += float(nll[keep].sum())
+        count += int(keep.sum())
+    return total, count
+
+
+@torch.inference_mode()
+def pseudo_nats(model: Transformer, ids: np.ndarray, max_tokens: int) -> tuple[float, int]:
+    """Summed -log p(token | both sides), each of up to `max_tokens` text tokens masked alone.
+
+    One forward row per scored token: `max_tokens` rows of a block each.
+    """
+    T = model.config.block_size
+    windows = fixed_windows(ids, T, max(1, math.ceil(max_tokens / T)))
+    rows = [(w, t) for w in range(len(windows)) for t in range(T) if windows[w, t] >= N_SPECIAL]
+    total, count = 0.0, 0
+    for start in range(0, min(len(rows), max_tokens), BATCH):
+        chunk = rows[start : min(start + BATCH, max_tokens)]
+        w = torch.tensor([r[0] for r in chunk])
+        t = torch.tensor([r[1] for r in chunk])
+        x = windows[w].clone()
+        target = x[torch.arange(len(chunk)), t].clone()
+        x[torch.arange(len(chunk)), t] = MASK_ID
+        select = torch.zeros(x.shape, dtype=torch.bool)
+        select[torch.arange(len(chunk)), t] = True
+        dev = _device(model)
+        logits = model(x.to(dev), select=select.to(dev)).float().cpu()
+        total += float(F.cross_entropy(logits, target, reduction="sum"))
+        count += len(chunk)
+    return total, count
+
+
+def blanks(ids: np.ndarray, length: int, n: int) -> tuple[torch.Tensor, list[int]]:
+    """`n` passages of `length` tokens with one blank each, fixed by a seed: (windows, positions).
+
+    The blank sits in the middle half of its passage, on a text token, so both sides count.
+    """
+    windows = fixed_windows(ids, length, n)
+    g = torch.Generator().manual_seed(BLANK_SEED)
+    kept, positions = [], []
+    for i, w in enumerate(windows):
+        choices = [t for t in range(length // 4, 3 * length // 4) if w[t] >= N_SPECIAL]
+        if choices:
+            kept.append(i)
+            positions.append(choices[int(torch.randint(len(choices), (1,), generator=g))])
+    return windows[kept], positions
+
+
+@torch.inference_mode()
+def blank_accuracy(
+    model: Transformer, windows: torch.Tensor, positions: list[int], shortlist: int = SHORTLIST
+) -> dict:
+    """Top-1 and top-5 accuracy at the blanks: native (masked) or simulated (causal)."""
+    top1 = top5 = 0
+    started = time.perf_counter()
+    if model.config.causal:
+        for w, p in zip(windows.tolist(), positions, strict=True):
+            ranked = [t for _, t in rescore_blank(model, w, p, shortlist)[:5]]
+            top1 += ranked[:1] == [w[p]]
+            top5 += w[p] in ranked
+    else:
+        x = windows.clone()
+        rows = torch.arange(len(x))
+        target = x[rows, positions].clone()
+        x[rows, positions] = MASK_ID
+        select = torch.zeros(x.shape, dtype=torch.bool)
+        select[rows, positions] = True
+        for xs, ss, ts in zip(
+            x.split(BATCH), select.split(BATCH), target.split(BATCH), strict=True
+        ):
+            logits = model(xs.to(_device(model)), select=ss.to(_device(model))).float().cpu()
+            logits[:, :N_SPECIAL] = float("-inf")
+            best = logits.topk(5, dim=-1).indices
+            top1 += int((best[:, 0] == ts).sum())
+            top5 += int((best == ts[:, None]).any(-1).sum())
+    n = max(len(positions), 1)
+    return {
+        "top1": top1 / n,
+        "top5": top5 / n,
+        "blanks": len(positions),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def sample(
+    model: Transformer, prompt: list[int], n_new: int, seed: int, rounds: int = 10
+) -> tuple[list[int], float]:
+    """New tokens from a prompt (native or simulated) and the tokens per second."""
+    cfg = SamplingConfig(max_new_tokens=n_new, temperature=0.8, top_k=40, stop_at_eos=False)
+    g = torch.Generator().manual_seed(seed)
+    started = time.perf_counter()
+    if model.config.causal:
+        out = list(generate(model, prompt, cfg, g))
+    else:
+        out = list(mask_predict(model, prompt, cfg, g, rounds))
+    return out, len(out) / max(time.perf_counter() - started, 1e-9)
+
+
+WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+
+
+def known_word_share(text: str, reference: str) -> float:
+    """Share of the words in `text` that occur in `reference`: a rough check of spelling."""
+    known = {w.lower() for w in WORD.findall(reference)}
+    words = [w.lower() for w in WORD.findall(text)]
+    return sum(w in known for w in words) / len(words) if words else 0.0
+
+
+def measure(model: Transformer, ids: np.ndarray, bytes_per_token: float, max_tokens: int) -> dict:
+    """`tinylm eval`'s figures. Causal: loss, perplexity, bits per byte. Masked: CE and top-1
+    at fixed-seed 15 % masks, and pseudo-likelihood loss, perplexity and bits per byte."""
+    from tinylm.device import Runtime
+    from tinylm.evaluate import evaluate
+
+    if model.config.causal:
+        nats, count = causal_nats(model, ids, max_tokens)
+        out = {"objective": "causal", "tokens": count, "loss": nats / max(count, 1)}
+    else:
+        T = model.config.block_size
+        windows = fixed_windows(ids, T, max(1, max_tokens // T))
+        fixed = evaluate(model, windows, Runtime(_device(model), "fp32", False), bytes_per_token)
+        nats, count = pseudo_nats(model, ids, max_tokens)
+        out = {
+            "objective": "masked",
+            "masked_loss": fixed["val_loss"],
+            "masked_top1": fixed["val_acc"],
+            "masked_tokens": fixed["val_masked"],
+            "tokens": count,
+            "pseudo_loss": nats / max(count, 1),
+        }
+    loss = nats / max(count, 1)
+    out["perplexity"] = math.exp(min(loss, 50.0))
+    out["bits_per_byte"] = loss / math.log(2) / bytes_per_token
+    return out
