@@ -6,7 +6,8 @@ Batch 1, CPU, 2 threads, random weights (speed does not depend on training), bot
 with the same float32 multinomial. nanoGPT-style = crop the context to the block and run the whole
 window every step, as nanoGPT's `generate` does. Runs are interleaved; best of `repeats`.
 Time to first token = prompt of 32 tokens in, first new token out. fill-mask latency = the whole
-`tinylm fill-mask RUN TEXT` command, Python start-up included, on a checkpoint trained here.
+`tinylm fill-mask RUN TEXT` command, Python start-up included, on a checkpoint trained here,
+next to the floor under it: a bare `python -c 'import torch'`.
 """
 
 from __future__ import annotations
@@ -94,8 +95,8 @@ def fill_mask_latency(repeats: int) -> None:
             ],
             check=True,
         )
-        times = []
-        for _ in range(max(repeats, 5)):
+        times, floor = [], []
+        for _ in range(max(repeats, 5)):  # interleaved with the floor: `import torch` alone
             t0 = time.perf_counter()
             subprocess.run(
                 ["tinylm", "fill-mask", str(run), "To be, or not to [MASK]."],
@@ -103,9 +104,14 @@ def fill_mask_latency(repeats: int) -> None:
                 capture_output=True,
             )
             times.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "import torch"], check=True)
+            floor.append(time.perf_counter() - t0)
     print(
         f"tinylm fill-mask end to end (process start to exit), {len(times)} runs: "
-        f"median {statistics.median(times):.2f} s, best {min(times):.2f} s"
+        f"median {statistics.median(times):.2f} s, best {min(times):.2f} s; "
+        f"`python -c 'import torch'` alone: median {statistics.median(floor):.2f} s, "
+        f"best {min(floor):.2f} s"
     )
 
 

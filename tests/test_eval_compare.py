@@ -13,7 +13,14 @@ from conftest import SAMPLE, run_cli, train_tiny
 
 from tinylm.model import ModelConfig, Transformer
 from tinylm.objectives import N_SPECIAL
-from tinylm.scoring import blank_accuracy, blanks, causal_nats, known_word_share, pseudo_nats
+from tinylm.scoring import (
+    blank_accuracy,
+    blanks,
+    causal_nats,
+    distinct_word_share,
+    known_word_share,
+    pseudo_nats,
+)
 from tinylm.tokenizer import MASK_ID
 
 
@@ -69,6 +76,7 @@ def test_blanks_are_fixed_and_in_the_middle() -> None:
 def test_known_word_share() -> None:
     assert known_word_share("To be or nott", "to be, or not to be") == 0.75
     assert known_word_share("", "anything") == 0.0
+    assert distinct_word_share("to be or not to be") == 4 / 6
 
 
 def test_eval_both_families(runs: dict[str, Path], tmp_path: Path) -> None:
@@ -141,3 +149,24 @@ def test_compare_train_runs_both_and_compares(token_dir: Path, tmp_path: Path) -
     assert (out / "causal" / "best").is_dir() and (out / "masked" / "best").is_dir()
     r = run_cli("compare", "--train", str(token_dir), "--out", str(out))
     assert r.exit_code == 2 and "already exists" in r.stderr
+
+
+def test_compare_warnings_name_what_is_not_like_for_like() -> None:
+    from tinylm.compare import warnings
+
+    base = {
+        "objective": "causal",
+        "tokenizer_sha256": "a",
+        "shape": {"n_layer": 4},
+        "train_tokens": 1000,
+        "train_seconds": 60.0,
+        "run_tokens": 1000,
+    }
+    other = {**base, "objective": "masked"}
+    assert warnings(base, other) == []
+    early = {**base, "train_tokens": 300, "run_tokens": 1000}
+    told = warnings(early, {**other, "tokenizer_sha256": "b", "shape": {"n_layer": 6}})
+    assert any("overfitting" in w for w in told)
+    assert any("tokenizers" in w for w in told) and any("size" in w for w in told)
+    assert any("training tokens" in w for w in told)
+    assert any("not families" in w for w in warnings(base, base))

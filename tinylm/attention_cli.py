@@ -27,9 +27,9 @@ BLUES = ((247, 251, 255), (198, 219, 239), (107, 174, 214), (33, 113, 181), (8, 
 @click.option(
     "--max-tokens",
     type=int,
-    default=40,
+    default=36,
     show_default=True,
-    help="Show at most this many tokens of TEXT (the map is two columns per token).",
+    help="Show at most this many tokens of TEXT (two columns each: 36 fit 80 columns).",
 )
 @click.option(
     "--png", type=click.Path(path_type=Path), help="Also write the map as an image (matplotlib)."

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -17,6 +18,7 @@ from tinylm.scoring import (
     blank_accuracy,
     blanks,
     causal_nats,
+    distinct_word_share,
     known_word_share,
     pseudo_nats,
     sample,
@@ -61,12 +63,28 @@ def facts(ckpt: Checkpoint) -> dict:
             pass  # the figures stay unknown; the checkpoint itself was checked on load
     run = run_dir_of(ckpt.path)
     out["run"] = str(run) if run else None
+    out["run_tokens"] = _tokens(run / "last" / "trainer_state.json") if run else None
     return out
+
+
+def _tokens(state: Path) -> int | None:
+    try:
+        return int(json.loads(state.read_text(encoding="utf-8"))["tokens"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def warnings(a: dict, b: dict) -> list[str]:
     """Ways in which the two runs are not like for like."""
     out = []
+    for f in (a, b):
+        seen, total = f["train_tokens"], f["run_tokens"]
+        if seen is not None and total is not None and seen < 0.9 * total:
+            out.append(
+                f"the {f['objective']} run's best checkpoint is from {seen:,} of its {total:,} "
+                "training tokens: its val loss rose after that (overfitting; more text or a "
+                "shorter budget would help)."
+            )
     if a["objective"] == b["objective"]:
         out.append(f"both models are {a['objective']}: this compares runs, not families.")
     if a["tokenizer_sha256"] != b["tokenizer_sha256"]:
@@ -112,11 +130,12 @@ def measure(
         ids, rate = sample(model, prompt, opts.new_tokens, opts.seed + i)
         gens.append({"prompt": tok.decode(prompt), "text": tok.decode(ids)})
         rates.append(rate)
-    words = known_word_share(" ".join(g["text"] for g in gens), held.text)
+    generated = "\n".join(g["text"] for g in gens)
     out["generation"] = {
         "method": "native" if causal else "simulated (mask-predict, 10 rounds)",
         "tokens_per_second": float(np.mean(rates)),
-        "known_words": words,
+        "known_words": known_word_share(generated, held.text),
+        "distinct_words": distinct_word_share(generated),
         "samples": gens,
     }
     return out

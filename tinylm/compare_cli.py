@@ -17,8 +17,8 @@ from tinylm.errors import UsageError
     "--train",
     "train_first",
     is_flag=True,
-    help="First train a causal and a masked model of the same size and budget on "
-    "ARGS[0] (default: the bundled corpus), then compare them.",
+    help="First train a causal and a masked model of the same size and budget, then compare "
+    "them. The one argument, if any, is the DATA to train on (default: the bundled corpus).",
 )
 @click.option("--time", "time_", default="2m", show_default=True, help="With --train: each budget.")
 @click.option(
@@ -53,6 +53,7 @@ def compare(ctx: click.Context, args: tuple[str, ...], train_first: bool, **o) -
       tinylm compare runs/gpt runs/bert
       tinylm compare runs/gpt runs/bert held_out.txt --json
       tinylm compare --train --time 3m              # the one-command experiment
+      tinylm compare --train notes.txt --size small --time 10m
     """
     from tinylm.compare import CompareOptions
 

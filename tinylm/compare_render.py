@@ -29,6 +29,7 @@ def rows(run: dict) -> list[tuple[str, str]]:
         ("generation method", gen["method"]),
         ("generation tokens/s", f"{gen['tokens_per_second']:.0f}"),
         ("generated words found in the text", f"{gen['known_words']:.1%}"),
+        ("distinct generated words", f"{gen['distinct_words']:.1%}"),
     ]
 
 

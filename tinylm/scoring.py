@@ -150,6 +150,12 @@ def known_word_share(text: str, reference: str) -> float:
     return sum(w in known for w in words) / len(words) if words else 0.0
 
 
+def distinct_word_share(text: str) -> float:
+    """Distinct words over all words: low when a sample repeats itself."""
+    words = [w.lower() for w in WORD.findall(text)]
+    return len(set(words)) / len(words) if words else 0.0
+
+
 def measure(model: Transformer, ids: np.ndarray, bytes_per_token: float, max_tokens: int) -> dict:
     """`tinylm eval`'s figures. Causal: loss, perplexity, bits per byte. Masked: CE and top-1
     at fixed-seed 15 % masks, and pseudo-likelihood loss, perplexity and bits per byte."""
