@@ -147,3 +147,11 @@ def test_checkpoint_whose_tokenizer_does_not_match(causal_run: Path, tmp_path: P
     (copy / "tokenizer.json").write_text(json.dumps(data))
     r = run_cli("generate", str(copy), "-p", "x")
     assert r.exit_code == 1 and "does not match the tokenizer" in r.stderr
+
+
+def test_stop_strings_take_shell_escapes() -> None:
+    from tinylm.generate_cli import unescape
+
+    assert unescape(r"\n\n") == "\n\n"
+    assert unescape(r"a\tb\\n") == "a\tb\\n"  # an escaped backslash stays a backslash
+    assert unescape("\nRé") == "\nRé"  # real newlines and non-ASCII pass through

@@ -18,7 +18,7 @@ def rows(run: dict) -> list[tuple[str, str]]:
     return [
         ("objective", run["objective"]),
         ("parameters", f"{run['parameters'] / 1e6:.2f} M"),
-        ("shape (layers/heads/width/context)", "/".join(str(v) for v in shape.values())),
+        ("layers/heads/width/context", "/".join(str(v) for v in shape.values())),
         ("training tokens", _fmt_int(run["train_tokens"])),
         ("training time", "?" if seconds is None else f"{seconds:.0f} s"),
         ("fill-in-the-blank method", fill["method"]),
@@ -38,7 +38,7 @@ def render(report: dict, console: Console | None = None) -> None:
     console = console or Console(highlight=False)
     a, b = report["runs"]
     table = Table(title=f"tinylm compare on {report['text']}", title_justify="left")
-    table.add_column("")
+    table.add_column("", no_wrap=True)
     table.add_column(a["name"], overflow="fold")
     table.add_column(b["name"], overflow="fold")
     for (label, x), (_, y) in zip(rows(a), rows(b), strict=True):

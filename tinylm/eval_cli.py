@@ -82,7 +82,12 @@ def eval_(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{ckpt.path} ({figures['objective']}) on {held.source}")
+    table = Table(
+        title=f"{figures['objective']} model {ckpt.path}",
+        caption=f"text: {held.source}",
+        title_justify="left",
+        caption_justify="left",
+    )
     table.add_column("measure")
     table.add_column("value", justify="right")
     for key, (label, fmt) in LABELS.items():

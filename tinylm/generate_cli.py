@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -55,7 +56,11 @@ from tinylm.errors import UsageError
     show_default=True,
     help="Make tokens already in the text less likely (1 = off, 1.2 is mild).",
 )
-@click.option("--stop", multiple=True, help="End the sample at this string (repeatable).")
+@click.option(
+    "--stop",
+    multiple=True,
+    help="End the sample at this string (repeatable; \\n is a newline, \\t a tab).",
+)
 @click.option("--num-samples", type=int, default=1, show_default=True, help="Samples to draw.")
 @click.option("--seed", type=int, help="Same seed, same output (default: a random seed, shown).")
 @click.option("--ignore-eos", is_flag=True, help="Keep going past the end-of-document token.")
@@ -166,7 +171,7 @@ def generate(
     stream = sys.stdout.isatty() if stream is None else stream
     for i in range(num_samples):
         g = torch.Generator().manual_seed(seed + i)
-        out = TextStream(tok, stop)
+        out = TextStream(tok, tuple(unescape(s) for s in stop))
         started = time.perf_counter()
         first = None
         if stream and not as_json:
@@ -214,6 +219,11 @@ def generate(
             f"{(first or 0) * 1000:.0f} ms, {dev}, seed {seed + i}, stop: {reason}]",
             err=True,
         )
+
+
+def unescape(text: str) -> str:
+    """\\n, \\t and \\\\ as typed in a shell, where "\\n" stays two characters."""
+    return re.sub(r"\\([nt\\])", lambda m: {"n": "\n", "t": "\t", "\\": "\\"}[m[1]], text)
 
 
 def _read_prompt(prompt: str | None, prompt_file: Path | None, decode) -> str:  # noqa: ANN001
