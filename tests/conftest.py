@@ -72,3 +72,15 @@ def train_tiny(token_dir: Path, out: Path, steps: int = 2, *extra: str) -> Path:
     )
     assert r.exit_code == 0, r.output
     return out
+
+
+@pytest.fixture(scope="session")
+def runs(token_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny causal and a tiny masked run of the same size and budget, made once per session.
+
+    Tests only read them."""
+    root = tmp_path_factory.mktemp("runs")
+    return {
+        "causal": train_tiny(token_dir, root / "causal", 3),
+        "masked": train_tiny(token_dir, root / "masked", 3, "--objective", "masked"),
+    }

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import run_cli, train_tiny
+from conftest import run_cli
 from tokenizers import Tokenizer, models
 
 from tinylm.attention import attention_maps, select_map, token_labels
@@ -94,15 +94,6 @@ def test_color_rendering_keeps_one_line_per_row(capsys: pytest.CaptureFixture[st
     _show(grid, ["a", "b", "c", "d"], color=True)
     lines = capsys.readouterr().out.splitlines()
     assert [ln[0] for ln in lines[1:5]] == ["a", "b", "c", "d"] and lines[5].startswith("scale")
-
-
-@pytest.fixture(scope="module")
-def runs(token_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("attn")
-    return {
-        "causal": train_tiny(token_dir, root / "causal", 2),
-        "masked": train_tiny(token_dir, root / "masked", 2, "--objective", "masked"),
-    }
 
 
 @pytest.mark.parametrize("objective", ["causal", "masked"])

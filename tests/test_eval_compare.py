@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import SAMPLE, run_cli, train_tiny
+from conftest import SAMPLE, run_cli
 
 from tinylm.model import ModelConfig, Transformer
 from tinylm.objectives import N_SPECIAL
@@ -22,15 +22,6 @@ from tinylm.scoring import (
     pseudo_nats,
 )
 from tinylm.tokenizer import MASK_ID
-
-
-@pytest.fixture(scope="module")
-def runs(token_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("cmp")
-    return {
-        "causal": train_tiny(token_dir, root / "causal", 3),
-        "masked": train_tiny(token_dir, root / "masked", 3, "--objective", "masked"),
-    }
 
 
 def _model(objective: str) -> Transformer:

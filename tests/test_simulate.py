@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import run_cli, train_tiny
+from conftest import run_cli
 
 from tinylm.generation import SamplingConfig
 from tinylm.model import ModelConfig, Transformer
@@ -92,15 +92,6 @@ def test_mask_predict_length_seed_and_controls() -> None:
     assert list(mask_predict(model, prompt, rep, left_to_right=True, rounds=4)) != expect
     with pytest.raises(ValueError, match="rounds"):
         list(mask_predict(model, prompt, cfg, rounds=0))
-
-
-@pytest.fixture(scope="module")
-def runs(token_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("sim")
-    return {
-        "causal": train_tiny(token_dir, root / "causal", 2),
-        "masked": train_tiny(token_dir, root / "masked", 2, "--objective", "masked"),
-    }
 
 
 def test_fill_mask_on_a_causal_checkpoint_is_simulated(runs: dict[str, Path]) -> None:

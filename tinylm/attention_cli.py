@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from tinylm.cli_options import checkpoint_option, device_option, encode_or_warn
 from tinylm.errors import TinylmError, UsageError
 
 SHADES = " .:-=+*#%@"  # plain-text intensity, light to dark; " " only for a weight of exactly 0
@@ -35,14 +36,8 @@ BLUES = ((247, 251, 255), (198, 219, 239), (107, 174, 214), (33, 113, 181), (8, 
     "--png", type=click.Path(path_type=Path), help="Also write the map as an image (matplotlib)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the map and tokens as JSON.")
-@click.option(
-    "--checkpoint",
-    type=click.Choice(["best", "last"]),
-    default="best",
-    show_default=True,
-    help="Which checkpoint of a run directory.",
-)
-@click.option("--device", default="cpu", show_default=True, help="cpu, auto, cuda, cuda:N, mps.")
+@checkpoint_option
+@device_option("cpu")
 def attention(
     run: Path,
     text: str,
@@ -67,7 +62,7 @@ def attention(
     """
     from tinylm.attention import attention_maps, select_map, token_labels, visibility
     from tinylm.device import pick_device
-    from tinylm.inference import encode_text, load_for_inference
+    from tinylm.inference import load_for_inference
 
     if not text:
         raise UsageError("TEXT is empty; give some text to look at.")
@@ -78,13 +73,7 @@ def attention(
     dev, _ = pick_device(device)
     ckpt, tok = load_for_inference(run, checkpoint, dev)
     cfg = ckpt.config
-    ids, unknown = encode_text(tok, text)
-    if unknown:
-        click.echo(
-            f"Warning: {unknown} piece(s) of the text are not in the tokenizer's "
-            "vocabulary and became [UNK].",
-            err=True,
-        )
+    ids = encode_or_warn(tok, text, "text")
     if not ids:
         raise UsageError("TEXT gave no tokens; give some text to look at.")
     keep = min(max_tokens, cfg.block_size)

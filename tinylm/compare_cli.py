@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from tinylm.cli_options import device_option
 from tinylm.errors import UsageError
 
 
@@ -39,7 +40,7 @@ from tinylm.errors import UsageError
 @click.option("--new-tokens", type=int, default=100, show_default=True, help="Tokens per sample.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @click.option("--json", "as_json", is_flag=True, help="All figures and samples as JSON.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N, mps.")
+@device_option()
 @click.pass_context
 def compare(ctx: click.Context, args: tuple[str, ...], train_first: bool, **o) -> None:
     """Compare two checkpoints, natively and simulated, on the same held-out text.

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from tinylm.cli_options import checkpoint_option, device_option
 from tinylm.errors import UsageError
 
 LABELS = {
@@ -32,14 +33,8 @@ LABELS = {
     help="Most tokens scored (a masked model runs one forward per scored token).",
 )
 @click.option("--json", "as_json", is_flag=True, help="The figures as one JSON object.")
-@click.option(
-    "--checkpoint",
-    type=click.Choice(["best", "last"]),
-    default="best",
-    show_default=True,
-    help="Which checkpoint of a run directory.",
-)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N, mps.")
+@checkpoint_option
+@device_option("auto")
 def eval_(
     run: Path, text: tuple[str, ...], max_tokens: int, as_json: bool, checkpoint: str, device: str
 ) -> None:

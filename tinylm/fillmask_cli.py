@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from tinylm.cli_options import checkpoint_option, device_option
 from tinylm.errors import UsageError
 
 
@@ -41,19 +42,8 @@ from tinylm.errors import UsageError
     is_flag=True,
     help="Hugging Face fill-mask JSON (JSON lines with --input-file).",
 )
-@click.option(
-    "--checkpoint",
-    type=click.Choice(["best", "last"]),
-    default="best",
-    show_default=True,
-    help="Which checkpoint of a run directory.",
-)
-@click.option(
-    "--device",
-    default="cpu",
-    show_default=True,
-    help="cpu (fast enough for one sentence), auto, cuda, cuda:N or mps.",
-)
+@checkpoint_option
+@device_option("cpu", "cpu is fast enough for one sentence")
 def fill_mask(
     run: Path,
     text: str | None,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from tinylm.cli_options import checkpoint_option, device_option, encode_or_warn
 from tinylm.errors import UsageError
 
 
@@ -82,14 +83,8 @@ from tinylm.errors import UsageError
     is_flag=True,
     help="Masked models only: fix new tokens left to right instead of surest first.",
 )
-@click.option(
-    "--checkpoint",
-    type=click.Choice(["best", "last"]),
-    default="best",
-    show_default=True,
-    help="Which checkpoint of a run directory.",
-)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N, mps.")
+@checkpoint_option
+@device_option("auto")
 def generate(
     run: Path,
     prompt: str | None,
@@ -128,7 +123,7 @@ def generate(
     from tinylm.device import pick_device
     from tinylm.generation import SamplingConfig
     from tinylm.generation import generate as sample_tokens
-    from tinylm.inference import TextStream, encode_text, load_for_inference, read_prompt_bytes
+    from tinylm.inference import TextStream, load_for_inference, read_prompt_bytes
     from tinylm.simulate import mask_predict
 
     if prompt is not None and prompt_file is not None:
@@ -160,13 +155,7 @@ def generate(
             f"{'left to right' if left_to_right else 'surest first'} (mask-predict).",
             err=True,
         )
-    ids, unknown = encode_text(tok, text)
-    if unknown:
-        click.echo(
-            f"Warning: {unknown} piece(s) of the prompt are not in the tokenizer's "
-            "vocabulary and became [UNK].",
-            err=True,
-        )
+    ids = encode_or_warn(tok, text, "prompt")
     seed = seed if seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
     stream = sys.stdout.isatty() if stream is None else stream
     for i in range(num_samples):

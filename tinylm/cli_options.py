@@ -1,0 +1,39 @@
+"""Options and messages that several inference commands share, declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+
+checkpoint_option: Callable = click.option(
+    "--checkpoint",
+    type=click.Choice(["best", "last"]),
+    default="best",
+    show_default=True,
+    help="Which checkpoint of a run directory.",
+)
+
+
+def device_option(default: str = "auto", why: str = "") -> Callable:
+    """--device, with a note on why a command defaults to what it does."""
+    return click.option(
+        "--device",
+        default=default,
+        show_default=True,
+        help=f"auto, cpu, cuda, cuda:N or mps{f' ({why})' if why else ''}.",
+    )
+
+
+def encode_or_warn(tok, text: str, what: str) -> list[int]:  # noqa: ANN001
+    """Token ids of `text`; a warning on stderr when pieces of it became [UNK]."""
+    from tinylm.inference import encode_text
+
+    ids, unknown = encode_text(tok, text)
+    if unknown:
+        click.echo(
+            f"Warning: {unknown} piece(s) of the {what} are not in the tokenizer's "
+            "vocabulary and became [UNK].",
+            err=True,
+        )
+    return ids
