@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tinylm import decode
 from tinylm.decode import Decoder
 from tinylm.generation import (
     SamplingConfig,
@@ -114,7 +115,11 @@ def test_kv_cache_logits_match_full_forward() -> None:
         dict(pos="learned", norm="rmsnorm", mlp="swiglu"),
     ],
 )
-def test_fast_decoder_matches_the_modules(arch: dict) -> None:
+@pytest.mark.parametrize("fold", [True, False])
+def test_fast_decoder_matches_the_modules(
+    arch: dict, fold: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(decode, "FOLD_MAX_WIDTH", 1024 if fold else 0)  # both RoPE paths
     torch.manual_seed(1)
     cfg = ModelConfig(vocab_size=40, block_size=16, n_layer=2, n_head=2, d_model=16, **arch)
     model = Transformer(cfg).eval()

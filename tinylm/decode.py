@@ -17,6 +17,8 @@ import torch.nn.functional as F
 
 from tinylm.model import KVCache, Transformer
 
+FOLD_MAX_WIDTH = 256  # see Decoder.__init__; set from bench timings at widths 128 and 384
+
 
 class Decoder:
     """A fast `model(token, cache=cache)` for one token at a time, after a prompt fills `cache`.
@@ -30,6 +32,8 @@ class Decoder:
         C, H = cfg.d_model, cfg.n_head
         D = C // H
         self.rope = cfg.pos == "rope"
+        # extra rows save a roll op (~10 us) but are read every step: worth it while small
+        self.fold = self.rope and C <= FOLD_MAX_WIDTH
         self.emb = model.tok_emb.weight.detach()
         self.pos_emb = None if model.pos_emb is None else model.pos_emb.weight.detach()
         if self.rope:
@@ -40,7 +44,7 @@ class Decoder:
             w = block.attn.qkv.weight.detach().clone()  # (3C, C): q, k, v rows
             w[:C] *= 1.0 / math.sqrt(D)  # scaling q scales the scores as attention does
             rows = [w]
-            if self.rope:  # rows that give roll(q), roll(k) directly: no roll op per step
+            if self.fold:  # rows that give roll(q), roll(k) directly: no roll op per step
                 rows.append(w[: 2 * C].view(2, H, D, C).roll(D // 2, dims=2).reshape(2 * C, C))
             self.layers.append(
                 (
@@ -76,7 +80,8 @@ class Decoder:
             y = norm1(x) @ w_qkv  # (1, 3C), or (1, 5C) with the rolled q and k rows
             qk = y[0, : 2 * C].view(2, H, D)
             if self.rope:
-                qk = torch.addcmul(qk * self.cos[pos], y[0, 3 * C :].view(2, H, D), self.sin[pos])
+                rolled = y[0, 3 * C :].view(2, H, D) if self.fold else qk.roll(D // 2, dims=-1)
+                qk = torch.addcmul(qk * self.cos[pos], rolled, self.sin[pos])
             keys, values = cache.k[i][0], cache.v[i][0]  # (H, capacity, D)
             keys[:, pos] = qk[1]
             values[:, pos] = y[0, 2 * C : 3 * C].view(H, D)
