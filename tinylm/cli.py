@@ -50,6 +50,9 @@ def cli() -> None:
       tinylm train                                   # bundled Shakespeare, ~2 minutes on a CPU
       tinylm tokenize corpus.txt --out work/tok      # your own corpus
       tinylm train work/tok --objective masked --time 5m
+      tinylm generate runs/<name> --prompt "ROMEO:"  # causal models sample text
+      tinylm fill-mask runs/<name> "To be, or not to [MASK]."   # masked models fill blanks
+      tinylm compare --train --time 3m               # both families, same budget, side by side
     """
 
 
