@@ -7,17 +7,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import run_cli, train_tiny
+from conftest import run_cli
 
 from tinylm.fillmask import encode_masked, fill_mask
 from tinylm.inference import load_for_inference
 from tinylm.tokenizer import MASK_ID
 
 
-@pytest.fixture(scope="module")
-def masked_run(token_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("fm") / "run"
-    return train_tiny(token_dir, out, 4, "--objective", "masked")
+@pytest.fixture
+def masked_run(runs: dict[str, Path]) -> Path:
+    return runs["masked"]
 
 
 def test_one_mask_json_is_hf_shaped_and_ranked(masked_run: Path) -> None:

@@ -6,16 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_cli, train_tiny
+from conftest import run_cli
 from tokenizers import Tokenizer
 
 from tinylm.inference import REPLACEMENT, TextStream
 from tinylm.tokenizer import build_tokenizer, resolve_vocab_size
 
 
-@pytest.fixture(scope="module")
-def causal_run(token_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train_tiny(token_dir, tmp_path_factory.mktemp("gen") / "run", 4)
+@pytest.fixture
+def causal_run(runs: dict[str, Path]) -> Path:
+    return runs["causal"]
 
 
 def _byte_tok() -> Tokenizer:

@@ -21,7 +21,7 @@ def attention_maps(model: Transformer, ids: list[int]) -> torch.Tensor:
         raise ValueError("no tokens to look at; give some text.")
     if len(ids) > model.config.block_size:
         raise ValueError(f"{len(ids)} tokens exceed block_size {model.config.block_size}")
-    device = next(model.parameters()).device
+    device = model.device
     captured: list[tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]] = []
 
     def grab(module: torch.nn.Module, args: tuple) -> None:

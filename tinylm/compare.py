@@ -51,27 +51,21 @@ def facts(ckpt: Checkpoint) -> dict:
         "shape": {k: getattr(cfg, k) for k in SHAPE},
         "vocab_size": cfg.vocab_size,
         "tokenizer_sha256": file_sha256(ckpt.tokenizer_path),
-        "train_tokens": None,
-        "train_seconds": None,
     }
-    state = ckpt.path / "trainer_state.json"
-    if state.is_file():
-        try:
-            s = json.loads(state.read_text(encoding="utf-8"))
-            out["train_tokens"], out["train_seconds"] = int(s["tokens"]), float(s["elapsed"])
-        except (ValueError, KeyError, TypeError):
-            pass  # the figures stay unknown; the checkpoint itself was checked on load
+    out["train_tokens"], out["train_seconds"] = _spent(ckpt.path)
     run = run_dir_of(ckpt.path)
     out["run"] = str(run) if run else None
-    out["run_tokens"] = _tokens(run / "last" / "trainer_state.json") if run else None
+    out["run_tokens"] = _spent(run / "last")[0] if run else None
     return out
 
 
-def _tokens(state: Path) -> int | None:
+def _spent(checkpoint: Path) -> tuple[int | None, float | None]:
+    """Training tokens and seconds behind a checkpoint; unknown without its trainer state."""
     try:
-        return int(json.loads(state.read_text(encoding="utf-8"))["tokens"])
+        s = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+        return int(s["tokens"]), float(s["elapsed"])
     except (OSError, ValueError, KeyError, TypeError):
-        return None
+        return None, None
 
 
 def warnings(a: dict, b: dict) -> list[str]:

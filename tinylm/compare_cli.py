@@ -82,6 +82,7 @@ def compare(ctx: click.Context, args: tuple[str, ...], train_first: bool, **o) -
 
 
 def _train_pair(ctx: click.Context, data: str | None, o: dict) -> list[Path]:
+    from tinylm.data import is_token_dir
     from tinylm.train_cli import train
 
     out = o["out"] or Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -94,14 +95,9 @@ def _train_pair(ctx: click.Context, data: str | None, o: dict) -> list[Path]:
             train, data=data, objective=objective, size=o["size"], time_=o["time_"], out=run,
             device=o["device"], sample=False,
         )  # fmt: skip
-        data = str(runs[0] / "data") if data is None or not _is_token_dir(data) else data
+        if data is None or not is_token_dir(Path(data)):  # the masked run reuses those tokens
+            data = str(runs[0] / "data")
     return runs
-
-
-def _is_token_dir(path: str) -> bool:
-    from tinylm.data import is_token_dir
-
-    return is_token_dir(Path(path))
 
 
 def _measure(runs: list[Path], texts: list[str], opts, device: str) -> dict:  # noqa: ANN001

@@ -73,7 +73,7 @@ def target_ids(tok: Tokenizer, targets: list[str]) -> tuple[list[int], list[str]
 @torch.inference_mode()
 def _mask_probs(model: Transformer, ids: list[int]) -> tuple[list[int], torch.Tensor]:
     """Positions of the masks and their probabilities (M, V) over the whole vocabulary."""
-    device = next(model.parameters()).device
+    device = model.device
     x = torch.tensor([ids], device=device)
     select = x == MASK_ID
     probs = model(x, select=select).float().softmax(-1).cpu()

@@ -84,6 +84,12 @@ def repetition_penalty(logits: torch.Tensor, previous: list[int], penalty: float
     return logits
 
 
+def sampling_probs(logits: torch.Tensor, cfg: SamplingConfig) -> torch.Tensor:
+    """Probabilities (..., V) after temperature and the top-k, top-p and min-p filters."""
+    logits = top_k_filter(logits / cfg.temperature, cfg.top_k)
+    return min_p_filter(top_p_filter(logits, cfg.top_p), cfg.min_p).softmax(-1)
+
+
 def next_token(
     logits: torch.Tensor,
     previous: list[int],
@@ -94,9 +100,7 @@ def next_token(
     logits = repetition_penalty(logits.float().cpu(), previous, cfg.repetition_penalty)
     if cfg.temperature == 0.0:
         return int(logits.argmax())
-    logits = top_k_filter(logits / cfg.temperature, cfg.top_k)
-    logits = min_p_filter(top_p_filter(logits, cfg.top_p), cfg.min_p)
-    return int(torch.multinomial(logits.softmax(-1), 1, generator=generator))
+    return int(torch.multinomial(sampling_probs(logits, cfg), 1, generator=generator))
 
 
 @torch.inference_mode()
@@ -113,7 +117,7 @@ def generate(
     block and the cache is refilled from there (learned or rotary positions both stay in range).
     With or without the cache the model sees the same context, so greedy outputs are identical.
     """
-    device = next(model.parameters()).device
+    device = model.device
     block = model.config.block_size
     ids = list(prompt) or [EOS_ID]
     start = max(0, len(ids) - block)
@@ -142,7 +146,7 @@ def generate(
 @torch.inference_mode()
 def fill_masks(model: Transformer, ids: list[int]) -> list[int]:
     """Replace each [MASK] with the masked model's most likely token, all in one pass."""
-    device = next(model.parameters()).device
+    device = model.device
     x = torch.tensor([ids], device=device)
     select = x == MASK_ID
     if not bool(select.any()):

@@ -238,6 +238,11 @@ class Transformer(nn.Module):
         if isinstance(m, nn.Linear | nn.Embedding):
             nn.init.normal_(m.weight, mean=0.0, std=0.02)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are: inputs go there."""
+        return self.tok_emb.weight.device
+
     def num_params(self) -> int:
         """Parameters, the tied head counted once."""
         return sum(p.numel() for p in self.parameters())

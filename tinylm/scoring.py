@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from tinylm.data import fixed_windows
+from tinylm.device import Runtime
+from tinylm.evaluate import evaluate
 from tinylm.generation import SamplingConfig, generate
 from tinylm.model import Transformer
 from tinylm.objectives import N_SPECIAL
@@ -27,8 +29,19 @@ BATCH = 64  # rows per forward
 BLANK_SEED = 4321
 
 
-def _device(model: Transformer) -> torch.device:
-    return next(model.parameters()).device
+def _hidden_logits(model: Transformer, windows: torch.Tensor, positions: torch.Tensor):  # noqa: ANN202
+    """Logits (N, V) at positions[i] of windows[i], that token hidden by [MASK], in batches."""
+    rows = torch.arange(len(windows))
+    x = windows.clone()
+    x[rows, positions] = MASK_ID
+    select = torch.zeros(x.shape, dtype=torch.bool)
+    select[rows, positions] = True
+    return torch.cat(
+        [
+            model(xs.to(model.device), select=ss.to(model.device)).float().cpu()
+            for xs, ss in zip(x.split(BATCH), select.split(BATCH), strict=True)
+        ]
+    )
 
 
 @torch.inference_mode()
@@ -38,7 +51,7 @@ def causal_nats(model: Transformer, ids: np.ndarray, max_tokens: int) -> tuple[f
     windows = fixed_windows(ids, length, max(1, max_tokens // (length - 1)))
     total, count = 0.0, 0
     for batch in windows.split(BATCH):
-        batch = batch.to(_device(model))
+        batch = batch.to(model.device)
         logits = model(batch[:, :-1]).float()
         target = batch[:, 1:]
         nll = F.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="none")
@@ -56,22 +69,12 @@ def pseudo_nats(model: Transformer, ids: np.ndarray, max_tokens: int) -> tuple[f
     """
     T = model.config.block_size
     windows = fixed_windows(ids, T, max(1, math.ceil(max_tokens / T)))
-    rows = [(w, t) for w in range(len(windows)) for t in range(T) if windows[w, t] >= N_SPECIAL]
-    total, count = 0.0, 0
-    for start in range(0, min(len(rows), max_tokens), BATCH):
-        chunk = rows[start : min(start + BATCH, max_tokens)]
-        w = torch.tensor([r[0] for r in chunk])
-        t = torch.tensor([r[1] for r in chunk])
-        x = windows[w].clone()
-        target = x[torch.arange(len(chunk)), t].clone()
-        x[torch.arange(len(chunk)), t] = MASK_ID
-        select = torch.zeros(x.shape, dtype=torch.bool)
-        select[torch.arange(len(chunk)), t] = True
-        dev = _device(model)
-        logits = model(x.to(dev), select=select.to(dev)).float().cpu()
-        total += float(F.cross_entropy(logits, target, reduction="sum"))
-        count += len(chunk)
-    return total, count
+    w, t = (windows >= N_SPECIAL).nonzero()[:max_tokens].unbind(1)  # text tokens, row-major
+    total = 0.0
+    for ws, ts in zip(w.split(BATCH), t.split(BATCH), strict=True):  # a block of rows at a time
+        logits = _hidden_logits(model, windows[ws], ts)
+        total += float(F.cross_entropy(logits, windows[ws, ts], reduction="sum"))
+    return total, len(w)
 
 
 def blanks(ids: np.ndarray, length: int, n: int) -> tuple[torch.Tensor, list[int]]:
@@ -102,21 +105,14 @@ def blank_accuracy(
             ranked = [t for _, t in rescore_blank(model, w, p, shortlist)[:5]]
             top1 += ranked[:1] == [w[p]]
             top5 += w[p] in ranked
-    else:
-        x = windows.clone()
-        rows = torch.arange(len(x))
-        target = x[rows, positions].clone()
-        x[rows, positions] = MASK_ID
-        select = torch.zeros(x.shape, dtype=torch.bool)
-        select[rows, positions] = True
-        for xs, ss, ts in zip(
-            x.split(BATCH), select.split(BATCH), target.split(BATCH), strict=True
-        ):
-            logits = model(xs.to(_device(model)), select=ss.to(_device(model))).float().cpu()
-            logits[:, :N_SPECIAL] = float("-inf")
-            best = logits.topk(5, dim=-1).indices
-            top1 += int((best[:, 0] == ts).sum())
-            top5 += int((best == ts[:, None]).any(-1).sum())
+    elif positions:
+        where = torch.tensor(positions, dtype=torch.long)
+        logits = _hidden_logits(model, windows, where)
+        logits[:, :N_SPECIAL] = float("-inf")
+        best = logits.topk(5, dim=-1).indices
+        target = windows[torch.arange(len(windows)), where]
+        top1 = int((best[:, 0] == target).sum())
+        top5 = int((best == target[:, None]).any(-1).sum())
     n = max(len(positions), 1)
     return {
         "top1": top1 / n,
@@ -159,16 +155,13 @@ def distinct_word_share(text: str) -> float:
 def measure(model: Transformer, ids: np.ndarray, bytes_per_token: float, max_tokens: int) -> dict:
     """`tinylm eval`'s figures. Causal: loss, perplexity, bits per byte. Masked: CE and top-1
     at fixed-seed 15 % masks, and pseudo-likelihood loss, perplexity and bits per byte."""
-    from tinylm.device import Runtime
-    from tinylm.evaluate import evaluate
-
     if model.config.causal:
         nats, count = causal_nats(model, ids, max_tokens)
         out = {"objective": "causal", "tokens": count, "loss": nats / max(count, 1)}
     else:
         T = model.config.block_size
         windows = fixed_windows(ids, T, max(1, max_tokens // T))
-        fixed = evaluate(model, windows, Runtime(_device(model), "fp32", False), bytes_per_token)
+        fixed = evaluate(model, windows, Runtime(model.device, "fp32", False), bytes_per_token)
         nats, count = pseudo_nats(model, ids, max_tokens)
         out = {
             "objective": "masked",

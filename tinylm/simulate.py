@@ -16,13 +16,7 @@ from collections.abc import Iterator
 
 import torch
 
-from tinylm.generation import (
-    SamplingConfig,
-    min_p_filter,
-    repetition_penalty,
-    top_k_filter,
-    top_p_filter,
-)
+from tinylm.generation import SamplingConfig, repetition_penalty, sampling_probs
 from tinylm.model import Transformer
 from tinylm.objectives import N_SPECIAL
 from tinylm.tokenizer import EOS_ID, MASK_ID
@@ -32,25 +26,24 @@ ROUNDS = 10  # mask-predict refinement rounds per chunk of new tokens
 RESCORE_BATCH = 64  # sequences per forward while rescoring
 
 
-def _device(model: Transformer) -> torch.device:
-    return next(model.parameters()).device
-
-
 @torch.inference_mode()
 def sequence_logprob(model: Transformer, seqs: torch.Tensor, start: int) -> torch.Tensor:
     """log p(x_t | x_<t) summed over positions t >= start (>= 1) of each row of seqs (N, T)."""
     out = []
     for batch in seqs.split(RESCORE_BATCH):
-        batch = batch.to(_device(model))
-        logp = model(batch[:, :-1]).float().log_softmax(-1)  # position t-1 predicts token t
-        picked = logp.gather(-1, batch[:, 1:, None])[..., 0]
-        out.append(picked[:, start - 1 :].sum(-1).cpu())
+        batch = batch.to(model.device)
+        counted = torch.zeros_like(batch[:, :-1], dtype=torch.bool)
+        counted[:, start - 1 :] = True  # the head runs only where position t-1 predicts t >= start
+        logp = model(batch[:, :-1], select=counted).float().log_softmax(-1)
+        target = batch[:, start:].reshape(-1, 1)
+        picked = logp.gather(-1, target).view(len(batch), -1)
+        out.append(picked.sum(-1).cpu())
     return torch.cat(out)
 
 
 @torch.inference_mode()
 def _next_probs(model: Transformer, prefix: list[int]) -> torch.Tensor:
-    x = torch.tensor([prefix], device=_device(model))
+    x = torch.tensor([prefix], device=model.device)
     probs = model(x)[0, -1].float().softmax(-1).cpu()
     probs[:N_SPECIAL] = 0.0  # a blank is never filled with a control token
     return probs
@@ -119,8 +112,7 @@ def _sample_rows(
         probs = logits.softmax(-1)
         tokens = probs.argmax(-1)
     else:
-        logits = top_k_filter(logits / cfg.temperature, cfg.top_k)
-        probs = min_p_filter(top_p_filter(logits, cfg.top_p), cfg.min_p).softmax(-1)
+        probs = sampling_probs(logits, cfg)
         tokens = torch.multinomial(probs, 1, generator=generator)[:, 0]
     return tokens, probs.gather(-1, tokens[:, None])[:, 0]
 
@@ -151,7 +143,7 @@ def mask_predict(
         open_ = torch.zeros(x.shape, dtype=torch.bool)
         open_[0, new:] = True
         for r in range(1, rounds + 1):
-            logits = model(x.to(_device(model)), select=open_.to(_device(model))).float().cpu()
+            logits = model(x.to(model.device), select=open_.to(model.device)).float().cpu()
             logits[:, :N_SPECIAL] = float("-inf")
             logits = repetition_penalty(logits, x[0][~open_[0]].tolist(), cfg.repetition_penalty)
             tokens, conf = _sample_rows(logits, cfg, generator)
