@@ -6,14 +6,12 @@ Every figure is measured on `../shared/corpora/tinyshakespeare.txt` with a char 
 
 from __future__ import annotations
 
-import math
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from tinylm.data import TokenData, fixed_windows, load_token_dir
 from tinylm.device import pick_runtime
@@ -112,11 +110,3 @@ def cpu_peak_flops(seconds: float = 3.0, n: int = 1024) -> float:
             a @ b
         best = max(best, 4 * 2 * n**3 / (time.perf_counter() - t0))
     return best
-
-
-def ce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(logits.flatten(0, 1), target.flatten())
-
-
-def nats_to_str(x: float) -> str:
-    return "-" if x is None or math.isnan(x) else f"{x:.3f}"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import SAMPLE, run_cli
+from conftest import SAMPLE, run_cli, train_tiny
 
 from tinylm.model import ModelConfig, Transformer
 from tinylm.objectives import N_SPECIAL
@@ -161,3 +161,57 @@ def test_compare_warnings_name_what_is_not_like_for_like() -> None:
     assert any("tokenizers" in w for w in told) and any("size" in w for w in told)
     assert any("training tokens" in w for w in told)
     assert any("not families" in w for w in warnings(base, base))
+
+
+def test_eval_bad_inputs(runs: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    r = run_cli("eval", str(runs["causal"]), str(tmp_path / "missing.txt"))
+    assert r.exit_code == 2 and "does not exist" in r.stderr
+    short = tmp_path / "short.txt"
+    short.write_text("Speak.", encoding="utf-8")
+    r = run_cli("eval", str(runs["causal"]), str(short))
+    assert r.exit_code == 2 and "fewer than one window" in r.stderr
+    loose = tmp_path / "loose"  # a checkpoint outside any run: no val split to fall back on
+    shutil.copytree(runs["causal"] / "best", loose)
+    r = run_cli("eval", str(loose))
+    assert r.exit_code == 2 and "give the text to evaluate on" in r.stderr
+    assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--blanks", "0"], "--blanks 0 must be at least 1"),
+        (["--new-tokens", "0"], "--new-tokens 0 must be at least 1"),
+    ],
+)
+def test_compare_bad_options(runs: dict[str, Path], args: list[str], needle: str) -> None:
+    r = run_cli("compare", str(runs["causal"]), str(runs["masked"]), *args)
+    assert r.exit_code == 2 and needle in r.stderr and "Traceback" not in r.output
+
+
+def test_compare_train_bad_inputs_touch_nothing(token_dir: Path, tmp_path: Path) -> None:
+    r = run_cli("compare", "--train", str(token_dir), str(token_dir), "--out", str(tmp_path / "x"))
+    assert r.exit_code == 2 and "at most one DATA" in r.stderr
+    assert not (tmp_path / "x").exists()
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    r = run_cli("compare", "--train", str(token_dir), "--out", str(out))
+    assert r.exit_code == 2 and "already exists" in r.stderr
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_compare_needs_text_when_tokenizers_differ(runs: dict[str, Path], tmp_path: Path) -> None:
+    src = tmp_path / "corpus.txt"
+    src.write_text(SAMPLE * 3, encoding="utf-8")
+    r = run_cli("tokenize", str(src), "-o", str(tmp_path / "tok"), "--kind", "byte", "-q")
+    assert r.exit_code == 0, r.output
+    other = train_tiny(tmp_path / "tok", tmp_path / "bytes", 1, "--objective", "masked")
+    r = run_cli("compare", str(runs["causal"]), str(other))
+    assert r.exit_code == 2 and "give TEXT" in r.stderr
+    small = ["--blanks", "3", "--max-tokens", "32", "--samples", "1", "--new-tokens", "4"]
+    r = run_cli("compare", str(runs["causal"]), str(other), str(src), *small, "--json")
+    assert r.exit_code == 0, r.output
+    assert any("different tokenizers" in w for w in json.loads(r.stdout)["warnings"])

@@ -88,7 +88,7 @@ def random_windows(
 ) -> torch.Tensor:
     """`batch` windows of `length` tokens at random offsets: (batch, length) int64."""
     starts = torch.randint(0, len(data) - length + 1, (batch,), generator=generator).tolist()
-    return torch.from_numpy(np.stack([data[s : s + length] for s in starts]).astype(np.int64))
+    return torch.from_numpy(np.stack([data[s : s + length] for s in starts], dtype=np.int64))
 
 
 def fixed_windows(data: np.ndarray, length: int, max_windows: int) -> torch.Tensor:
@@ -99,4 +99,4 @@ def fixed_windows(data: np.ndarray, length: int, max_windows: int) -> torch.Tens
             f"the val split has {len(data)} tokens, fewer than one window of {length}; "
             "lower --block-size or raise --val-fraction when tokenizing."
         )
-    return torch.from_numpy(np.asarray(data[: n * length]).astype(np.int64).reshape(n, length))
+    return torch.from_numpy(data[: n * length].astype(np.int64).reshape(n, length))

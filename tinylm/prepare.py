@@ -85,15 +85,18 @@ def check_options(opts: TokenizeOptions) -> None:
         raise UsageError(f"--errors {opts.read.errors!r} must be 'strict' or 'replace'.")
 
 
-def _scan(sources: list[Source], read: ReadOptions, progress: Progress) -> tuple[list[int], set]:
-    """Bytes of each document and the corpus alphabet."""
+def _scan(
+    sources: list[Source], read: ReadOptions, progress: Progress, need_alphabet: bool
+) -> tuple[list[int], set]:
+    """Bytes of each document, and the corpus alphabet when the tokenizer kind needs it."""
     sizes: list[int] = []
     alphabet: set[str] = set()
     for doc in iter_documents(sources, read, progress.advance):
         n = 0
         for text in doc:
             n += len(text.encode("utf-8"))
-            alphabet.update(text)
+            if need_alphabet:  # 30x the cost of the byte count, and bpe/byte never use it
+                alphabet.update(text)
         sizes.append(n)
     return sizes, alphabet
 
@@ -253,7 +256,8 @@ def tokenize_corpus(
         disk_bytes = sum(s.size for s in sources)
 
         progress.stage("scan", disk_bytes)
-        sizes, alphabet = _scan(sources, opts.read, progress)
+        need_alphabet = opts.tokenizer_path is None and opts.kind not in ("bpe", "byte")
+        sizes, alphabet = _scan(sources, opts.read, progress, need_alphabet)
         if sum(sizes) == 0:
             raise TinylmError("the corpus is empty: the inputs hold no text.")
         split = _choose_val(sizes, opts.val_fraction, opts.seed)

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from tinylm.atomic import write_text_atomic
 from tinylm.checkpoint import load_checkpoint, load_trainer_state, read_config
 from tinylm.data import TokenData, is_token_dir, load_token_dir
 from tinylm.errors import TinylmError, UsageError
@@ -126,7 +127,7 @@ class Resumed:
 
 def write_run_info(out: Path, info: dict) -> None:
     """The resolved configuration of a run, for people and for --resume."""
-    (out / "run.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(out / "run.json", json.dumps(info, indent=2) + "\n")
 
 
 def load_resume(run: Path, budget: dict) -> Resumed:

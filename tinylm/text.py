@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 
@@ -58,12 +59,7 @@ def strip_gutenberg(pieces: Iterable[str]) -> Iterator[str]:
         head.append(line)
         if len(head) >= _HEADER_LINES:
             break
-    for line in _chain(head, lines):
+    for line in itertools.chain(head, lines):
         if _GUTENBERG_END.match(line):
             return
         yield line
-
-
-def _chain(first: list[str], rest: Iterator[str]) -> Iterator[str]:
-    yield from first
-    yield from rest

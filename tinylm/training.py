@@ -143,7 +143,7 @@ class Trainer:
             "rng": {
                 "data": _gen_state(self.data_gen),
                 "mask": _gen_state(self.mask_gen),
-                "torch": _gen_state_cpu(),
+                "torch": _gen_state(torch.default_generator),
             },
             "train_config": self.cfg.to_dict(),
         }
@@ -160,7 +160,7 @@ class Trainer:
             )
             _set_gen_state(self.data_gen, state["rng"]["data"])
             _set_gen_state(self.mask_gen, state["rng"]["mask"])
-            torch.set_rng_state(_decode_state(state["rng"]["torch"]))
+            _set_gen_state(torch.default_generator, state["rng"]["torch"])
             self.opt.load_state_dict(optim)
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise TinylmError(
@@ -284,7 +284,8 @@ class Trainer:
             if frac >= 1.0:
                 break
             t0 = time.perf_counter()
-            loss = self.train_step(lr_factor(p.step, frac, cfg.warmup, cfg.lr_final))
+            scale = lr_factor(p.step, frac, cfg.warmup, cfg.lr_final)
+            loss = self.train_step(scale)
             p.step += 1
             p.elapsed = time.perf_counter() - started
             if p.step % cfg.log_every == 0 or p.step == 1:
@@ -293,17 +294,18 @@ class Trainer:
                         "event": "step",
                         "step": p.step,
                         "loss": loss,
-                        "lr_scale": round(lr_factor(p.step - 1, frac, cfg.warmup, cfg.lr_final), 5),
+                        "lr_scale": round(scale, 5),
                         "tokens": p.tokens,
                         "elapsed": round(p.elapsed, 3),
                         "step_seconds": round(time.perf_counter() - t0, 5),
                         "fraction": round(min(self.fraction_done(), 1.0), 5),
                     }
                 )
-            if cfg.save_every and p.step % cfg.save_every == 0:
+            evaluating = p.step % cfg.eval_every == 0
+            # saved before each eval too, so a crash in eval loses nothing; once per step
+            if evaluating or (cfg.save_every and p.step % cfg.save_every == 0):
                 self.save("last")
-            if p.step % cfg.eval_every == 0:
-                self.save("last")  # before each eval, so a crash in eval loses nothing
+            if evaluating:
                 self.model.eval()
                 self.run_eval()
                 self.model.train()
@@ -312,7 +314,3 @@ class Trainer:
             self.run_eval()
         self.save("last")
         return {"reason": reason, **asdict(p)}
-
-
-def _gen_state_cpu() -> str:
-    return base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode()
