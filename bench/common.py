@@ -19,7 +19,8 @@ from tinylm.evaluate import evaluate
 from tinylm.model import ModelConfig, Transformer
 from tinylm.optim import lr_factor
 from tinylm.prepare import TokenizeOptions, tokenize_corpus
-from tinylm.training import TrainConfig, Trainer
+from tinylm.train_config import TrainConfig
+from tinylm.training import Trainer
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
 NANOGPT = dict(n_layer=4, n_head=4, d_model=128, block_size=64)  # nanoGPT's CPU recipe size

@@ -32,7 +32,7 @@ from tinylm.data import TokenData, random_windows
 from tinylm.model import ModelConfig, Transformer
 from tinylm.objectives import IGNORE, MaskingConfig, mask_tokens
 from tinylm.runs import BATCH_SIZES, SIZES
-from tinylm.training import TrainConfig
+from tinylm.train_config import TrainConfig
 
 TARGET = 1.886  # nanoGPT's CPU recipe after 2000 iterations (97.7 s here)
 

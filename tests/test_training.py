@@ -14,7 +14,8 @@ from tinylm.checkpoint import load_checkpoint, load_trainer_state, save_checkpoi
 from tinylm.data import load_token_dir
 from tinylm.device import pick_runtime
 from tinylm.model import ModelConfig, Transformer
-from tinylm.training import TrainConfig, Trainer
+from tinylm.train_config import TrainConfig
+from tinylm.training import Trainer
 
 
 def _trainer(token_dir: Path, out: Path, objective: str, stop_at: int | None = None, **kw):

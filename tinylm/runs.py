@@ -16,7 +16,7 @@ from tinylm.errors import TinylmError, UsageError
 from tinylm.model import ModelConfig, Transformer
 from tinylm.objectives import MaskingConfig
 from tinylm.prepare import Progress, TokenizeOptions, tokenize_corpus
-from tinylm.training import TrainConfig
+from tinylm.train_config import TrainConfig
 
 # Sized for a 2-core laptop CPU; tokens/s measured with `bench/train_bench.py` (see README).
 SIZES: dict[str, dict] = {

@@ -31,7 +31,8 @@ from tinylm.runs import (
     write_run_info,
 )
 from tinylm.tokenizer import file_sha256
-from tinylm.training import TrainConfig, Trainer
+from tinylm.train_config import TrainConfig
+from tinylm.training import Trainer
 
 SHAPE_OPTIONS = ("n_layer", "n_head", "d_model", "block_size", "dropout")
 

@@ -7,7 +7,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -19,54 +19,11 @@ from tinylm.device import Runtime
 from tinylm.errors import TinylmError, first_line
 from tinylm.evaluate import evaluate
 from tinylm.model import Transformer
-from tinylm.objectives import MaskingConfig, causal_loss, mask_tokens, masked_loss
+from tinylm.objectives import causal_loss, mask_tokens, masked_loss
 from tinylm.optim import build_optimizers, lr_factor
+from tinylm.train_config import TrainConfig
 
 Report = Callable[[dict], None]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything about a run that is not the architecture."""
-
-    batch_size: int = 64
-    grad_accum: int = 1
-    optimizer: str = "muon"
-    lr: float = 3e-3  # AdamW: embeddings and gains (and everything when optimizer="adamw")
-    muon_lr: float = 0.02
-    weight_decay: float = 0.0
-    warmup: int = 50
-    lr_final: float = 0.1  # the schedule ends at this fraction of the peak learning rate
-    grad_clip: float = 1.0
-    time_limit: float | None = None  # seconds of wall clock
-    max_steps: int | None = None
-    max_tokens: int | None = None
-    eval_every: int = 250
-    log_every: int = 10
-    eval_windows: int = 256
-    save_every: int | None = None
-    seed: int = 1337
-    masking: MaskingConfig = field(default_factory=MaskingConfig)
-
-    def __post_init__(self) -> None:
-        for name in ("batch_size", "grad_accum", "eval_every", "eval_windows", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("time_limit", "max_steps", "max_tokens", "save_every"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"{name} must be > 0, got {value}")
-        if self.time_limit is None and self.max_steps is None and self.max_tokens is None:
-            raise ValueError("a budget is needed: time_limit, max_steps or max_tokens")
-        if self.optimizer not in ("adamw", "muon"):
-            raise ValueError(f"optimizer must be adamw or muon, got {self.optimizer!r}")
-        if self.lr <= 0 or self.muon_lr <= 0 or self.weight_decay < 0 or self.warmup < 0:
-            raise ValueError("lr and muon_lr must be > 0; weight_decay and warmup >= 0")
-        if not 0.0 <= self.lr_final <= 1.0:
-            raise ValueError(f"lr_final must be in [0, 1], got {self.lr_final}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _gen_state(g: torch.Generator) -> str:
