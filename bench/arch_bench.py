@@ -14,7 +14,7 @@ import torch
 from common import NANOGPT, full_val_loss, shakespeare_chars, timed_run
 
 from tinylm.model import ModelConfig, Transformer
-from tinylm.train_config import TrainConfig
+from tinylm.train.config import TrainConfig
 
 VARIANTS = {
     "layernorm+gelu+learned": dict(norm="layernorm", mlp="gelu", pos="learned"),

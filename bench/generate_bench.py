@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from tinylm.generation import SamplingConfig, generate
+from tinylm.infer.sampling import SamplingConfig, generate
 from tinylm.model import ModelConfig, Transformer
 
 VOCAB = 70  # a char-level Shakespeare vocabulary, as in the 0.8 M and 10 M models

@@ -15,7 +15,7 @@ import torch
 from common import NANOGPT, full_val_loss, shakespeare_chars, timed_run
 
 from tinylm.model import ModelConfig
-from tinylm.train_config import TrainConfig
+from tinylm.train.config import TrainConfig
 
 
 def parse(variant: str) -> dict:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from tinylm.corpus import bundled_corpus
-from tinylm.prepare import TokenizeOptions, tokenize_corpus
+from tinylm.data.corpus import bundled_corpus
+from tinylm.data.prepare import TokenizeOptions, tokenize_corpus
 
 MB = 1_000_000
 
@@ -92,7 +92,7 @@ def peak_rss(work: Path, megabytes: int) -> None:
     code = (
         "import resource, sys, time\n"
         "from pathlib import Path\n"
-        "from tinylm.prepare import TokenizeOptions, tokenize_corpus\n"
+        "from tinylm.data.prepare import TokenizeOptions, tokenize_corpus\n"
         "t = time.perf_counter()\n"
         "tokenize_corpus([sys.argv[1]], Path(sys.argv[2]), TokenizeOptions(), force=True)\n"
         "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"

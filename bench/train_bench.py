@@ -28,11 +28,11 @@ from common import (
     timed_run,
 )
 
-from tinylm.data import TokenData, random_windows
+from tinylm.data.tokens import TokenData, random_windows
 from tinylm.model import ModelConfig, Transformer
-from tinylm.objectives import IGNORE, MaskingConfig, mask_tokens
-from tinylm.runs import BATCH_SIZES, SIZES
-from tinylm.train_config import TrainConfig
+from tinylm.train.config import TrainConfig
+from tinylm.train.objectives import IGNORE, MaskingConfig, mask_tokens
+from tinylm.train.setup import BATCH_SIZES, SIZES
 
 TARGET = 1.886  # nanoGPT's CPU recipe after 2000 iterations (97.7 s here)
 

@@ -10,8 +10,8 @@ import torch
 from conftest import run_cli
 from tokenizers import Tokenizer, models
 
-from tinylm.attention import attention_maps, select_map, token_labels
-from tinylm.attention_cli import _show
+from tinylm.cli.attention import _show
+from tinylm.infer.attention import attention_maps, select_map, token_labels
 from tinylm.model import ModelConfig, Transformer
 
 TINY = dict(vocab_size=50, block_size=16, n_layer=2, n_head=2, d_model=16)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from conftest import TINY_TRAIN
 
-from tinylm.data import shard
+from tinylm.data.tokens import shard
 
 
 def test_shards_are_disjoint_and_cover_the_data() -> None:

@@ -11,9 +11,8 @@ import pytest
 import torch
 from conftest import SAMPLE, run_cli, train_tiny
 
-from tinylm.model import ModelConfig, Transformer
-from tinylm.objectives import N_SPECIAL
-from tinylm.scoring import (
+from tinylm.data.tokenizer import MASK_ID
+from tinylm.infer.scoring import (
     blank_accuracy,
     blanks,
     causal_nats,
@@ -21,7 +20,8 @@ from tinylm.scoring import (
     known_word_share,
     pseudo_nats,
 )
-from tinylm.tokenizer import MASK_ID
+from tinylm.model import ModelConfig, Transformer
+from tinylm.train.objectives import N_SPECIAL
 
 
 def _model(objective: str) -> Transformer:
@@ -143,7 +143,7 @@ def test_compare_train_runs_both_and_compares(token_dir: Path, tmp_path: Path) -
 
 
 def test_compare_warnings_name_what_is_not_like_for_like() -> None:
-    from tinylm.compare import warnings
+    from tinylm.infer.compare import warnings
 
     base = {
         "objective": "causal",

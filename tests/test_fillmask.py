@@ -9,9 +9,9 @@ import pytest
 import torch
 from conftest import run_cli
 
-from tinylm.fillmask import encode_masked, fill_mask
-from tinylm.inference import load_for_inference
-from tinylm.tokenizer import MASK_ID
+from tinylm.data.tokenizer import MASK_ID
+from tinylm.infer.fill_mask import encode_masked, fill_mask
+from tinylm.infer.loading import load_for_inference
 
 
 @pytest.fixture

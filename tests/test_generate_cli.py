@@ -9,8 +9,8 @@ import pytest
 from conftest import run_cli
 from tokenizers import Tokenizer
 
-from tinylm.inference import REPLACEMENT, TextStream
-from tinylm.tokenizer import build_tokenizer, resolve_vocab_size
+from tinylm.data.tokenizer import build_tokenizer, resolve_vocab_size
+from tinylm.infer.loading import REPLACEMENT, TextStream
 
 
 @pytest.fixture
@@ -150,7 +150,7 @@ def test_checkpoint_whose_tokenizer_does_not_match(causal_run: Path, tmp_path: P
 
 
 def test_stop_strings_take_shell_escapes() -> None:
-    from tinylm.generate_cli import unescape
+    from tinylm.cli.generate import unescape
 
     assert unescape(r"\n\n") == "\n\n"
     assert unescape(r"a\tb\\n") == "a\tb\\n"  # an escaped backslash stays a backslash

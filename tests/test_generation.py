@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tinylm import decode
-from tinylm.decode import Decoder
-from tinylm.generation import (
+from tinylm.infer import decode
+from tinylm.infer.decode import Decoder
+from tinylm.infer.sampling import (
     SamplingConfig,
     generate,
     min_p_filter,

@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 
-from tinylm.evaluate import fixed_masks
+from tinylm.data.tokenizer import MASK_ID
 from tinylm.model import ModelConfig, Transformer
-from tinylm.objectives import IGNORE, MaskingConfig, causal_loss, mask_tokens, masked_loss
-from tinylm.optim import build_optimizers, lr_factor, newton_schulz
-from tinylm.tokenizer import MASK_ID
+from tinylm.train.evaluate import fixed_masks
+from tinylm.train.objectives import IGNORE, MaskingConfig, causal_loss, mask_tokens, masked_loss
+from tinylm.train.optim import build_optimizers, lr_factor, newton_schulz
 
 
 def _ids(shape=(64, 128), seed=0) -> torch.Tensor:

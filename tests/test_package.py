@@ -84,7 +84,11 @@ def test_wheel_contains_corpus_and_finds_it_from_anywhere(tmp_path: Path) -> Non
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     out = subprocess.run(
-        [sys.executable, "-c", "from tinylm.corpus import bundled_corpus; print(bundled_corpus())"],
+        [
+            sys.executable,
+            "-c",
+            "from tinylm.data.corpus import bundled_corpus; print(bundled_corpus())",
+        ],
         cwd=elsewhere,
         env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
         capture_output=True,

@@ -9,11 +9,11 @@ import pytest
 import torch
 from conftest import run_cli
 
-from tinylm.generation import SamplingConfig
+from tinylm.data.tokenizer import EOS_ID, MASK_ID
+from tinylm.infer.sampling import SamplingConfig
+from tinylm.infer.simulate import causal_fill, mask_predict
 from tinylm.model import ModelConfig, Transformer
-from tinylm.objectives import N_SPECIAL
-from tinylm.simulate import causal_fill, mask_predict
-from tinylm.tokenizer import EOS_ID, MASK_ID
+from tinylm.train.objectives import N_SPECIAL
 
 V = 24
 

@@ -10,7 +10,7 @@ import numpy as np
 from conftest import SAMPLE, read_tokens, run_cli
 from tokenizers import Tokenizer
 
-from tinylm.tokenizer import EOS_ID, file_sha256
+from tinylm.data.tokenizer import EOS_ID, file_sha256
 
 
 def _decode_all(out: Path) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLE, run_cli
 
-from tinylm.corpus import BLOCK
+from tinylm.data.corpus import BLOCK
 
 
 def _fails(tmp_path: Path, args: list[str], code: int, *needles: str, input=None) -> str:

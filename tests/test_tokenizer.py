@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tinylm.errors import UsageError
-from tinylm.tokenizer import (
+from tinylm.data.tokenizer import (
     SPECIAL_TOKENS,
     build_tokenizer,
     resolve_vocab_size,
     tokenizer_kind,
 )
+from tinylm.errors import UsageError
 
 TEXTS = {
     "ascii": "To be, or not to be, that is the question:\nWhether 'tis nobler\n",

@@ -11,11 +11,11 @@ from conftest import TINY_TRAIN, run_cli, train_tiny
 from safetensors.torch import load_file
 
 from tinylm.checkpoint import load_checkpoint, load_trainer_state, save_checkpoint
-from tinylm.data import load_token_dir
+from tinylm.data.tokens import load_token_dir
 from tinylm.device import pick_runtime
 from tinylm.model import ModelConfig, Transformer
-from tinylm.train_config import TrainConfig
-from tinylm.training import Trainer
+from tinylm.train.config import TrainConfig
+from tinylm.train.trainer import Trainer
 
 
 def _trainer(token_dir: Path, out: Path, objective: str, stop_at: int | None = None, **kw):

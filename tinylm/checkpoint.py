@@ -18,9 +18,9 @@ from torch import nn
 
 from tinylm import __version__
 from tinylm.atomic import atomic_dir
+from tinylm.data.tokenizer import file_sha256
 from tinylm.errors import TinylmError, first_line
 from tinylm.model import ModelConfig, Transformer
-from tinylm.tokenizer import file_sha256
 
 FORMAT_VERSION = 1
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json")

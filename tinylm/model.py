@@ -1,6 +1,6 @@
 """One Transformer for both families: a GPT when `objective="causal"`, a BERT when `"masked"`.
 
-The two differ only in the attention's `is_causal`; the losses live in `tinylm.objectives`.
+The two differ only in the attention's `is_causal`; the losses live in `tinylm.train.objectives`.
 This module imports torch and the standard library only.
 """
 

@@ -11,12 +11,12 @@ from dataclasses import asdict, dataclass
 import torch
 from tokenizers import Tokenizer
 
+from tinylm.data.tokenizer import MASK_ID, UNK_ID, tokenizer_kind
 from tinylm.errors import UsageError
-from tinylm.inference import encode_text
+from tinylm.infer.loading import encode_text
+from tinylm.infer.simulate import SHORTLIST, causal_fill
 from tinylm.model import Transformer
-from tinylm.objectives import N_SPECIAL
-from tinylm.simulate import SHORTLIST, causal_fill
-from tinylm.tokenizer import MASK_ID, UNK_ID, tokenizer_kind
+from tinylm.train.objectives import N_SPECIAL
 
 MASK_ALIASES = ("<mask>",)
 

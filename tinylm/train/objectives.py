@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from tinylm.data.tokenizer import MASK_ID, SPECIAL_TOKENS
 from tinylm.model import Transformer
-from tinylm.tokenizer import MASK_ID, SPECIAL_TOKENS
 
 IGNORE = -100  # label of positions that carry no loss (the Hugging Face convention)
 N_SPECIAL = len(SPECIAL_TOKENS)  # ids below this are special tokens

@@ -7,10 +7,10 @@ import math
 import torch
 import torch.nn.functional as F
 
+from tinylm.data.tokenizer import MASK_ID
 from tinylm.device import Runtime
 from tinylm.model import Transformer
-from tinylm.objectives import EVAL_MASK_RATE, EVAL_MASK_SEED, IGNORE, N_SPECIAL
-from tinylm.tokenizer import MASK_ID
+from tinylm.train.objectives import EVAL_MASK_RATE, EVAL_MASK_SEED, IGNORE, N_SPECIAL
 
 EVAL_BATCH = 64
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tinylm.cli_options import checkpoint_option, device_option
+from tinylm.cli.options import checkpoint_option, device_option
 from tinylm.errors import UsageError
 
 LABELS = {
@@ -49,10 +49,10 @@ def eval_(
       tinylm eval runs/gpt
       tinylm eval runs/bert other_play.txt --json
     """
+    from tinylm.data.heldout import from_run, from_texts
     from tinylm.device import pick_device
-    from tinylm.heldout import from_run, from_texts
-    from tinylm.inference import load_for_inference
-    from tinylm.scoring import measure
+    from tinylm.infer.loading import load_for_inference
+    from tinylm.infer.scoring import measure
 
     if max_tokens < 2:
         raise UsageError(f"--max-tokens {max_tokens} must be at least 2.")

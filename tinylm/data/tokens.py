@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tinylm.data.tokenizer import file_sha256
 from tinylm.errors import TinylmError
-from tinylm.tokenizer import file_sha256
 
 REQUIRED = ("meta.json", "tokenizer.json", "train.bin", "val.bin")
 

@@ -27,7 +27,7 @@ def device_option(default: str = "auto", why: str = "") -> Callable:
 
 def encode_or_warn(tok, text: str, what: str) -> list[int]:  # noqa: ANN001
     """Token ids of `text`; a warning on stderr when pieces of it became [UNK]."""
-    from tinylm.inference import encode_text
+    from tinylm.infer.loading import encode_text
 
     ids, unknown = encode_text(tok, text)
     if unknown:

@@ -1,6 +1,6 @@
 """`tinylm compare`'s measurements: two checkpoints on the same held-out text, blanks and prompts.
 
-Each model does both jobs, natively or simulated (tinylm.simulate), and the figures say which.
+Each model does both jobs, natively or simulated (tinylm.infer.simulate), and the figures say which.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from tinylm.checkpoint import Checkpoint
-from tinylm.heldout import HeldOut, run_dir_of
-from tinylm.scoring import (
+from tinylm.data.heldout import HeldOut, run_dir_of
+from tinylm.data.tokenizer import file_sha256
+from tinylm.infer.scoring import (
     blank_accuracy,
     blanks,
     causal_nats,
@@ -23,7 +24,6 @@ from tinylm.scoring import (
     pseudo_nats,
     sample,
 )
-from tinylm.tokenizer import file_sha256
 
 BLANK_CONTEXT = 64  # tokens per fill-in-the-blank passage (up to ~32 on each side of the blank)
 SHAPE = ("n_layer", "n_head", "d_model", "block_size")

@@ -19,9 +19,8 @@ import numpy as np
 
 from tinylm import __version__
 from tinylm.atomic import atomic_dir
-from tinylm.corpus import ReadOptions, Source, iter_documents, make_sources, resolve_inputs
-from tinylm.errors import TinylmError, UsageError
-from tinylm.tokenizer import (
+from tinylm.data.corpus import ReadOptions, Source, iter_documents, make_sources, resolve_inputs
+from tinylm.data.tokenizer import (
     EOS_ID,
     TRAINED_KINDS,
     build_tokenizer,
@@ -31,6 +30,7 @@ from tinylm.tokenizer import (
     special_token_ids,
     tokenizer_kind,
 )
+from tinylm.errors import TinylmError, UsageError
 
 FORMAT_VERSION = 1
 CHUNK_CHARS = 16 << 10  # one encode_batch item; cut at a newline so words stay whole

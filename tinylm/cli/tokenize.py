@@ -1,59 +1,14 @@
-"""The `tinylm` command line: parse options, call the library, render results, map errors.
-
-Heavy modules (torch, tokenizers, numpy) are imported inside commands so `--help` stays instant.
-"""
+"""`tinylm tokenize`: train a tokenizer and write the token files, with progress on stderr."""
 
 from __future__ import annotations
 
-import errno
 import json
 import sys
 from pathlib import Path
 
 import click
 
-from tinylm import __version__
-from tinylm.errors import TinylmError
-
 KIND_CHOICES = ("bpe", "wordpiece", "unigram", "char", "byte")
-
-
-class TinylmGroup(click.Group):
-    """A group that turns library errors into one clear line and the right exit code."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except TinylmError as e:
-            err = click.ClickException(str(e))
-            err.exit_code = e.exit_code
-            raise err from None
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
-            ctx.exit(130)
-        except OSError as e:
-            if e.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
-                where = f" ({e.filename})" if e.filename else ""
-                raise click.ClickException(f"cannot write{where}: {e.strerror}.") from None
-            raise
-
-
-@click.group(cls=TinylmGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="tinylm")
-def cli() -> None:
-    """Train tiny causal (GPT) and masked (BERT) language models on a laptop.
-
-    Both families come from one Transformer: causal models see only the past and generate;
-    masked models see the whole sequence and fill in blanks.
-
-    \b
-      tinylm train                                   # bundled Shakespeare, ~2 minutes on a CPU
-      tinylm tokenize corpus.txt --out work/tok      # your own corpus
-      tinylm train work/tok --objective masked --time 5m
-      tinylm generate runs/<name> --prompt "ROMEO:"  # causal models sample text
-      tinylm fill-mask runs/<name> "To be, or not to [MASK]."   # masked models fill blanks
-      tinylm compare --train --time 3m               # both families, same budget, side by side
-    """
 
 
 class _TqdmProgress:
@@ -113,7 +68,7 @@ def _tokenize_summary(meta: dict, out: Path) -> None:
     Console(stderr=True).print(table)
 
 
-@cli.command()
+@click.command()
 @click.argument("inputs", nargs=-1, metavar="[INPUT]...")
 @click.option(
     "-o",
@@ -206,8 +161,8 @@ def tokenize(
       tinylm tokenize notes/ 'books/*.txt.gz' --out work/tok --kind char
       tinylm tokenize data.jsonl --text-field body --out work/tok --vocab-size 4096
     """
-    from tinylm.corpus import ReadOptions, bundled_corpus
-    from tinylm.prepare import TokenizeOptions, tokenize_corpus
+    from tinylm.data.corpus import ReadOptions, bundled_corpus
+    from tinylm.data.prepare import TokenizeOptions, tokenize_corpus
 
     opts = TokenizeOptions(
         kind=kind,
@@ -228,24 +183,3 @@ def tokenize(
         _tokenize_summary(meta, out)
     if as_json:
         click.echo(json.dumps(meta, indent=2))
-
-
-# commands register after the group exists
-from tinylm.attention_cli import attention  # noqa: E402
-from tinylm.compare_cli import compare  # noqa: E402
-from tinylm.eval_cli import eval_  # noqa: E402
-from tinylm.fillmask_cli import fill_mask  # noqa: E402
-from tinylm.generate_cli import generate  # noqa: E402
-from tinylm.train_cli import train  # noqa: E402
-
-cli.add_command(train)
-cli.add_command(generate)
-cli.add_command(fill_mask)
-cli.add_command(eval_)
-cli.add_command(compare)
-cli.add_command(attention)
-
-
-def main() -> None:
-    """Entry point of the `tinylm` script."""
-    cli(prog_name="tinylm")

@@ -166,6 +166,6 @@ def train(data: str | None, **opts) -> None:
       tinylm train notes.txt --size small --max-steps 2000 --out runs/notes
       tinylm train --resume runs/notes --max-steps 4000
     """
-    from tinylm.train_run import run_training
+    from tinylm.cli.train_run import run_training
 
     run_training(data, opts, _StopFlag(), _distributed())

@@ -9,15 +9,17 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from tinylm.corpus import bundled_corpus
-from tinylm.data import is_token_dir, load_token_dir
+from tinylm.cli.render import TrainReporter, stderr_console, train_summary
+from tinylm.data.corpus import bundled_corpus
+from tinylm.data.prepare import TokenizeOptions
+from tinylm.data.tokenizer import file_sha256
+from tinylm.data.tokens import is_token_dir, load_token_dir
 from tinylm.device import pick_device, pick_runtime
 from tinylm.errors import TinylmError, UsageError
 from tinylm.model import Transformer
-from tinylm.objectives import MaskingConfig
-from tinylm.prepare import TokenizeOptions
-from tinylm.render import TrainReporter, stderr_console, train_summary
-from tinylm.runs import (
+from tinylm.train.config import TrainConfig
+from tinylm.train.objectives import MaskingConfig
+from tinylm.train.setup import (
     BATCH_SIZES,
     DEFAULT_TIME,
     build_model_config,
@@ -30,9 +32,7 @@ from tinylm.runs import (
     prepare_out,
     write_run_info,
 )
-from tinylm.tokenizer import file_sha256
-from tinylm.train_config import TrainConfig
-from tinylm.training import Trainer
+from tinylm.train.trainer import Trainer
 
 SHAPE_OPTIONS = ("n_layer", "n_head", "d_model", "block_size", "dropout")
 
@@ -258,9 +258,9 @@ def _banner(console, model, cfg, data, runtime, why, out, world, resumed) -> Non
 def _show_sample(console, trainer: Trainer, data) -> None:  # noqa: ANN001
     from tokenizers import Tokenizer
 
-    from tinylm.evaluate import fixed_masks
-    from tinylm.generation import SamplingConfig, fill_masks, generate
-    from tinylm.tokenizer import MASK_ID
+    from tinylm.data.tokenizer import MASK_ID
+    from tinylm.infer.sampling import SamplingConfig, fill_masks, generate
+    from tinylm.train.evaluate import fixed_masks
 
     tok = Tokenizer.from_file(str(data.tokenizer_path))
     model = trainer.model.eval()

@@ -14,14 +14,14 @@ import torch
 import torch.distributed as dist
 
 from tinylm.checkpoint import save_checkpoint, unwrap
-from tinylm.data import TokenData, fixed_windows, random_windows, shard
+from tinylm.data.tokens import TokenData, fixed_windows, random_windows, shard
 from tinylm.device import Runtime
 from tinylm.errors import TinylmError, first_line
-from tinylm.evaluate import evaluate
 from tinylm.model import Transformer
-from tinylm.objectives import causal_loss, mask_tokens, masked_loss
-from tinylm.optim import build_optimizers, lr_factor
-from tinylm.train_config import TrainConfig
+from tinylm.train.config import TrainConfig
+from tinylm.train.evaluate import evaluate
+from tinylm.train.objectives import causal_loss, mask_tokens, masked_loss
+from tinylm.train.optim import build_optimizers, lr_factor
 
 Report = Callable[[dict], None]
 

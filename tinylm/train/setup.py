@@ -11,12 +11,12 @@ from pathlib import Path
 
 from tinylm.atomic import write_text_atomic
 from tinylm.checkpoint import load_checkpoint, load_trainer_state, read_config
-from tinylm.data import TokenData, is_token_dir, load_token_dir
+from tinylm.data.prepare import Progress, TokenizeOptions, tokenize_corpus
+from tinylm.data.tokens import TokenData, is_token_dir, load_token_dir
 from tinylm.errors import TinylmError, UsageError
 from tinylm.model import ModelConfig, Transformer
-from tinylm.objectives import MaskingConfig
-from tinylm.prepare import Progress, TokenizeOptions, tokenize_corpus
-from tinylm.train_config import TrainConfig
+from tinylm.train.config import TrainConfig
+from tinylm.train.objectives import MaskingConfig
 
 # Sized for a 2-core laptop CPU; tokens/s measured with `bench/train_bench.py` (see README).
 SIZES: dict[str, dict] = {

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from tinylm.data.text import normalise, strip_gutenberg
 from tinylm.errors import TinylmError, UsageError
-from tinylm.text import normalise, strip_gutenberg
 
 BLOCK = 1 << 20  # bytes read at a time
 TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".rst", ".jsonl")
@@ -53,7 +53,7 @@ def bundled_corpus() -> Path:
     packaged = importlib.resources.files("tinylm") / "_data" / "shakespeare.txt"
     if packaged.is_file():
         return Path(str(packaged))
-    source_tree = Path(__file__).resolve().parent.parent / "data" / "shakespeare.txt"
+    source_tree = Path(__file__).resolve().parents[2] / "data" / "shakespeare.txt"
     if source_tree.is_file():
         return source_tree
     raise TinylmError("the bundled corpus is missing from this installation; reinstall tinylm.")

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import torch
 
-from tinylm.decode import Decoder
+from tinylm.data.tokenizer import EOS_ID, MASK_ID
+from tinylm.infer.decode import Decoder
 from tinylm.model import KVCache, Transformer
-from tinylm.tokenizer import EOS_ID, MASK_ID
 
 
 @dataclass(frozen=True)

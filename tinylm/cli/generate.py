@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from tinylm.cli_options import checkpoint_option, device_option, encode_or_warn
+from tinylm.cli.options import checkpoint_option, device_option, encode_or_warn
 from tinylm.errors import UsageError
 
 
@@ -121,10 +121,10 @@ def generate(
     import torch
 
     from tinylm.device import pick_device
-    from tinylm.generation import SamplingConfig
-    from tinylm.generation import generate as sample_tokens
-    from tinylm.inference import TextStream, load_for_inference, read_prompt_bytes
-    from tinylm.simulate import mask_predict
+    from tinylm.infer.loading import TextStream, load_for_inference, read_prompt_bytes
+    from tinylm.infer.sampling import SamplingConfig
+    from tinylm.infer.sampling import generate as sample_tokens
+    from tinylm.infer.simulate import mask_predict
 
     if prompt is not None and prompt_file is not None:
         raise UsageError("give --prompt or --prompt-file, not both.")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from tinylm.cli_options import device_option
+from tinylm.cli.options import device_option
 from tinylm.errors import UsageError
 
 
@@ -56,7 +56,7 @@ def compare(ctx: click.Context, args: tuple[str, ...], train_first: bool, **o) -
       tinylm compare --train --time 3m              # the one-command experiment
       tinylm compare --train notes.txt --size small --time 10m
     """
-    from tinylm.compare import CompareOptions
+    from tinylm.infer.compare import CompareOptions
 
     for name in ("blanks", "max_tokens", "samples", "new_tokens"):
         if o[name] < 1:
@@ -76,14 +76,14 @@ def compare(ctx: click.Context, args: tuple[str, ...], train_first: bool, **o) -
     if o["as_json"]:
         click.echo(json.dumps(report, indent=2))
     else:
-        from tinylm.compare_render import render
+        from tinylm.cli.render_compare import render
 
         render(report)
 
 
 def _train_pair(ctx: click.Context, data: str | None, o: dict) -> list[Path]:
-    from tinylm.data import is_token_dir
-    from tinylm.train_cli import train
+    from tinylm.cli.train import train
+    from tinylm.data.tokens import is_token_dir
 
     out = o["out"] or Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     if out.exists() and any(out.iterdir()):
@@ -101,10 +101,10 @@ def _train_pair(ctx: click.Context, data: str | None, o: dict) -> list[Path]:
 
 
 def _measure(runs: list[Path], texts: list[str], opts, device: str) -> dict:  # noqa: ANN001
-    from tinylm.compare import BLANK_CONTEXT, facts, measure, warnings
+    from tinylm.data.heldout import from_run, from_texts
     from tinylm.device import pick_device
-    from tinylm.heldout import from_run, from_texts
-    from tinylm.inference import load_for_inference
+    from tinylm.infer.compare import BLANK_CONTEXT, facts, measure, warnings
+    from tinylm.infer.loading import load_for_inference
 
     dev, _ = pick_device(device)
     loaded = [load_for_inference(r, "best", dev) for r in runs]

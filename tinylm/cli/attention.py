@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from tinylm.cli_options import checkpoint_option, device_option, encode_or_warn
+from tinylm.cli.options import checkpoint_option, device_option, encode_or_warn
 from tinylm.errors import TinylmError, UsageError
 
 SHADES = " .:-=+*#%@"  # plain-text intensity, light to dark; " " only for a weight of exactly 0
@@ -60,9 +60,9 @@ def attention(
       tinylm attention runs/bert "To be, or not to be" --layer 0 --head 1
       tinylm attention runs/gpt "Speak, speak." --png attention.png --json
     """
-    from tinylm.attention import attention_maps, select_map, token_labels, visibility
     from tinylm.device import pick_device
-    from tinylm.inference import load_for_inference
+    from tinylm.infer.attention import attention_maps, select_map, token_labels, visibility
+    from tinylm.infer.loading import load_for_inference
 
     if not text:
         raise UsageError("TEXT is empty; give some text to look at.")

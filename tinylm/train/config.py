@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from tinylm.objectives import MaskingConfig
+from tinylm.train.objectives import MaskingConfig
 
 
 @dataclass(frozen=True)

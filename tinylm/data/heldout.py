@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-from tinylm.corpus import ReadOptions, iter_documents, make_sources, resolve_inputs
-from tinylm.data import load_token_dir
+from tinylm.data.corpus import ReadOptions, iter_documents, make_sources, resolve_inputs
+from tinylm.data.tokenizer import EOS_ID, file_sha256
+from tinylm.data.tokens import load_token_dir
 from tinylm.errors import TinylmError, UsageError
-from tinylm.tokenizer import EOS_ID, file_sha256
 
 
 @dataclass

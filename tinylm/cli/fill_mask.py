@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from tinylm.cli_options import checkpoint_option, device_option
+from tinylm.cli.options import checkpoint_option, device_option
 from tinylm.errors import UsageError
 
 
@@ -70,9 +70,9 @@ def fill_mask(
       tinylm fill-mask runs/bert --input-file sentences.txt --json
     """
     from tinylm.device import pick_device
-    from tinylm.fillmask import encode_masked, target_ids
-    from tinylm.fillmask import fill_mask as fill
-    from tinylm.inference import load_for_inference, read_prompt_bytes
+    from tinylm.infer.fill_mask import encode_masked, target_ids
+    from tinylm.infer.fill_mask import fill_mask as fill
+    from tinylm.infer.loading import load_for_inference, read_prompt_bytes
 
     if (text is None) == (input_file is None):
         raise UsageError("give TEXT or --input-file (one of them).")
@@ -116,7 +116,7 @@ def _read(path: Path) -> bytes:
 
 
 def _show(tok, ids: list[int], results, as_json: bool, batch: bool, simulated: bool) -> None:  # noqa: ANN001
-    from tinylm.fillmask import completed
+    from tinylm.infer.fill_mask import completed
 
     if as_json:
         rows = [[c.to_dict() for c in cands] for cands in results]

@@ -1,0 +1,1 @@
+"""Corpus readers, text cleaning, tokenizers and token files."""

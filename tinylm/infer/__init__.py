@@ -1,0 +1,1 @@
+"""Inference: loading checkpoints, sampling, fill-mask, simulation, scoring, compare, attention."""

@@ -1,0 +1,1 @@
+"""Training: run setup, configuration, objectives, optimizers, the loop, evaluation."""
