@@ -30,9 +30,8 @@ from common import (
 
 from tinylm.data.tokens import TokenData, random_windows
 from tinylm.model import ModelConfig, Transformer
-from tinylm.train.config import TrainConfig
-from tinylm.train.objectives import IGNORE, MaskingConfig, mask_tokens
-from tinylm.train.setup import BATCH_SIZES, SIZES
+from tinylm.train.config import BATCH_SIZES, SIZES, MaskingConfig, TrainConfig
+from tinylm.train.objectives import IGNORE, mask_tokens
 
 TARGET = 1.886  # nanoGPT's CPU recipe after 2000 iterations (97.7 s here)
 

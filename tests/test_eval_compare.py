@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest import SAMPLE, run_cli, train_tiny
 
-from tinylm.data.tokenizer import MASK_ID
+from tinylm.data.vocab import MASK_ID, N_SPECIAL
 from tinylm.infer.scoring import (
     blank_accuracy,
     blanks,
@@ -21,7 +21,6 @@ from tinylm.infer.scoring import (
     pseudo_nats,
 )
 from tinylm.model import ModelConfig, Transformer
-from tinylm.train.objectives import N_SPECIAL
 
 
 def _model(objective: str) -> Transformer:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import run_cli
 
-from tinylm.data.tokenizer import MASK_ID
+from tinylm.data.vocab import MASK_ID
 from tinylm.infer.fill_mask import encode_masked, fill_mask
 from tinylm.infer.loading import load_for_inference
 

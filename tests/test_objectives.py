@@ -7,10 +7,11 @@ import math
 import pytest
 import torch
 
-from tinylm.data.tokenizer import MASK_ID
+from tinylm.data.vocab import MASK_ID
 from tinylm.model import ModelConfig, Transformer
+from tinylm.train.config import MaskingConfig
 from tinylm.train.evaluate import fixed_masks
-from tinylm.train.objectives import IGNORE, MaskingConfig, causal_loss, mask_tokens, masked_loss
+from tinylm.train.objectives import IGNORE, causal_loss, mask_tokens, masked_loss
 from tinylm.train.optim import build_optimizers, lr_factor, newton_schulz
 
 

@@ -9,11 +9,10 @@ import pytest
 import torch
 from conftest import run_cli
 
-from tinylm.data.tokenizer import EOS_ID, MASK_ID
+from tinylm.data.vocab import EOS_ID, MASK_ID, N_SPECIAL
 from tinylm.infer.sampling import SamplingConfig
 from tinylm.infer.simulate import causal_fill, mask_predict
 from tinylm.model import ModelConfig, Transformer
-from tinylm.train.objectives import N_SPECIAL
 
 V = 24
 

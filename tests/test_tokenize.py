@@ -10,7 +10,8 @@ import numpy as np
 from conftest import SAMPLE, read_tokens, run_cli
 from tokenizers import Tokenizer
 
-from tinylm.data.tokenizer import EOS_ID, file_sha256
+from tinylm.data.tokenizer import file_sha256
+from tinylm.data.vocab import EOS_ID
 
 
 def _decode_all(out: Path) -> str:

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tinylm.data.tokenizer import (
-    SPECIAL_TOKENS,
-    build_tokenizer,
-    resolve_vocab_size,
-    tokenizer_kind,
-)
+from tinylm.data.tokenizer import build_tokenizer, resolve_vocab_size, tokenizer_kind
+from tinylm.data.vocab import SPECIAL_TOKENS
 from tinylm.errors import UsageError
 
 TEXTS = {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-KIND_CHOICES = ("bpe", "wordpiece", "unigram", "char", "byte")
+from tinylm.data.vocab import KINDS
 
 
 class _TqdmProgress:
@@ -79,7 +79,7 @@ def _tokenize_summary(meta: dict, out: Path) -> None:
 )
 @click.option(
     "--kind",
-    type=click.Choice(KIND_CHOICES),
+    type=click.Choice(KINDS),
     default="bpe",
     show_default=True,
     help="Tokenizer kind: byte-level BPE, WordPiece, Unigram, characters, or raw bytes.",

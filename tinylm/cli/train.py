@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from tinylm.data.vocab import KINDS
+
 SIZE_HELP = (
     "Model size preset. tiny: 4 layers, width 128, context 64, 0.78 M parameters in the blocks, "
     "~20k tokens/s; small: 6 layers, width 192, context 128, 2.6 M, ~6k tokens/s; base: 6 layers, "
@@ -130,7 +132,7 @@ def _distributed() -> tuple[int, int, int]:
 )
 @click.option(
     "--kind",
-    type=click.Choice(["bpe", "wordpiece", "unigram", "char", "byte"]),
+    type=click.Choice(KINDS),
     default="bpe",
     show_default=True,
     help="Tokenizer for raw-text DATA.",

@@ -17,11 +17,8 @@ from tinylm.data.tokens import is_token_dir, load_token_dir
 from tinylm.device import pick_device, pick_runtime
 from tinylm.errors import TinylmError, UsageError
 from tinylm.model import Transformer
-from tinylm.train.config import TrainConfig
-from tinylm.train.objectives import MaskingConfig
+from tinylm.train.config import BATCH_SIZES, DEFAULT_TIME, MaskingConfig, TrainConfig
 from tinylm.train.setup import (
-    BATCH_SIZES,
-    DEFAULT_TIME,
     build_model_config,
     check_fits,
     default_out,
@@ -258,7 +255,7 @@ def _banner(console, model, cfg, data, runtime, why, out, world, resumed) -> Non
 def _show_sample(console, trainer: Trainer, data) -> None:  # noqa: ANN001
     from tokenizers import Tokenizer
 
-    from tinylm.data.tokenizer import MASK_ID
+    from tinylm.data.vocab import MASK_ID
     from tinylm.infer.sampling import SamplingConfig, fill_masks, generate
     from tinylm.train.evaluate import fixed_masks
 

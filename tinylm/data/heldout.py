@@ -12,8 +12,9 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from tinylm.data.corpus import ReadOptions, iter_documents, make_sources, resolve_inputs
-from tinylm.data.tokenizer import EOS_ID, file_sha256
+from tinylm.data.tokenizer import file_sha256
 from tinylm.data.tokens import load_token_dir
+from tinylm.data.vocab import EOS_ID
 from tinylm.errors import TinylmError, UsageError
 
 

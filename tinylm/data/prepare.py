@@ -21,8 +21,6 @@ from tinylm import __version__
 from tinylm.atomic import atomic_dir
 from tinylm.data.corpus import ReadOptions, Source, iter_documents, make_sources, resolve_inputs
 from tinylm.data.tokenizer import (
-    EOS_ID,
-    TRAINED_KINDS,
     build_tokenizer,
     file_sha256,
     load_tokenizer,
@@ -30,6 +28,7 @@ from tinylm.data.tokenizer import (
     special_token_ids,
     tokenizer_kind,
 )
+from tinylm.data.vocab import EOS_ID, TRAINED_KINDS
 from tinylm.errors import TinylmError, UsageError
 
 FORMAT_VERSION = 1

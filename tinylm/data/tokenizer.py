@@ -8,15 +8,14 @@ from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from tinylm.data.vocab import (
+    BYTE_VOCAB_SIZE,
+    DEFAULT_VOCAB_SIZE,
+    KINDS,
+    MAX_VOCAB_SIZE,
+    SPECIAL_TOKENS,
+)
 from tinylm.errors import TinylmError, UsageError, first_line
-
-SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[BOS]", "[EOS]", "[MASK]")
-PAD_ID, UNK_ID, BOS_ID, EOS_ID, MASK_ID = range(len(SPECIAL_TOKENS))
-KINDS = ("bpe", "wordpiece", "unigram", "char", "byte")
-TRAINED_KINDS = ("bpe", "wordpiece", "unigram")
-DEFAULT_VOCAB_SIZE = 2048
-MAX_VOCAB_SIZE = 1_000_000
-BYTE_VOCAB_SIZE = len(SPECIAL_TOKENS) + 256
 
 
 def special_token_ids() -> dict[str, int]:

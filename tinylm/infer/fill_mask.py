@@ -11,12 +11,12 @@ from dataclasses import asdict, dataclass
 import torch
 from tokenizers import Tokenizer
 
-from tinylm.data.tokenizer import MASK_ID, UNK_ID, tokenizer_kind
+from tinylm.data.tokenizer import tokenizer_kind
+from tinylm.data.vocab import MASK_ID, N_SPECIAL, UNK_ID
 from tinylm.errors import UsageError
 from tinylm.infer.loading import encode_text
 from tinylm.infer.simulate import SHORTLIST, causal_fill
 from tinylm.model import Transformer
-from tinylm.train.objectives import N_SPECIAL
 
 MASK_ALIASES = ("<mask>",)
 

@@ -8,7 +8,7 @@ import torch
 from tokenizers import Tokenizer
 
 from tinylm.checkpoint import Checkpoint, load_checkpoint
-from tinylm.data.tokenizer import SPECIAL_TOKENS, UNK_ID
+from tinylm.data.vocab import SPECIAL_TOKENS, UNK_ID
 from tinylm.errors import TinylmError, UsageError
 
 REPLACEMENT = "\ufffd"  # what a decoder shows for an incomplete UTF-8 sequence

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tinylm.data.tokenizer import EOS_ID, MASK_ID
+from tinylm.data.vocab import EOS_ID, MASK_ID
 from tinylm.infer.decode import Decoder
 from tinylm.model import KVCache, Transformer
 

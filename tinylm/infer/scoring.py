@@ -16,14 +16,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tinylm.data.tokenizer import MASK_ID
 from tinylm.data.tokens import fixed_windows
+from tinylm.data.vocab import MASK_ID, N_SPECIAL
 from tinylm.device import Runtime
 from tinylm.infer.sampling import SamplingConfig, generate
 from tinylm.infer.simulate import SHORTLIST, mask_predict, rescore_blank
 from tinylm.model import Transformer
 from tinylm.train.evaluate import evaluate
-from tinylm.train.objectives import N_SPECIAL
 
 BATCH = 64  # rows per forward
 BLANK_SEED = 4321

@@ -16,10 +16,9 @@ from collections.abc import Iterator
 
 import torch
 
-from tinylm.data.tokenizer import EOS_ID, MASK_ID
+from tinylm.data.vocab import EOS_ID, MASK_ID, N_SPECIAL
 from tinylm.infer.sampling import SamplingConfig, repetition_penalty, sampling_probs
 from tinylm.model import Transformer
-from tinylm.train.objectives import N_SPECIAL
 
 SHORTLIST = 32  # candidates rescored per blank; ranks below it are rarely worth the forwards
 ROUNDS = 10  # mask-predict refinement rounds per chunk of new tokens

@@ -1,10 +1,39 @@
-"""What a training run is, apart from the architecture: batch, optimizer, schedule, budget."""
+"""What a training run is, apart from the architecture: presets, batch, optimizer, masking, budget.
+
+Standard library only, so `tinylm train --help` can show these defaults without importing torch.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from tinylm.train.objectives import MaskingConfig
+# Sized for a 2-core laptop CPU; tokens/s measured with `bench/train_bench.py` (see README).
+SIZES: dict[str, dict] = {
+    "tiny": dict(n_layer=4, n_head=4, d_model=128, block_size=64),
+    "small": dict(n_layer=6, n_head=6, d_model=192, block_size=128),
+    "base": dict(n_layer=6, n_head=6, d_model=384, block_size=256),
+}
+# windows per step for each preset: enough tokens per step for Muon (>= ~16 x width), few seconds
+BATCH_SIZES = {"tiny": 64, "small": 32, "base": 32}
+DEFAULT_TIME = 120.0  # seconds: `tinylm train` with no budget finishes in about two minutes
+
+
+@dataclass(frozen=True)
+class MaskingConfig:
+    """How tokens are hidden: the rate, and what a chosen token becomes (mask / random / kept)."""
+
+    rate: float = 0.3
+    p_mask: float = 0.8
+    p_random: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.rate < 1.0:
+            raise ValueError(f"mask rate must be in (0, 1), got {self.rate}")
+        if self.p_mask < 0 or self.p_random < 0 or self.p_mask + self.p_random > 1.0:
+            raise ValueError(
+                "mask/random shares must be >= 0 and sum to <= 1, "
+                f"got {self.p_mask}, {self.p_random}"
+            )
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-from tinylm.data.tokenizer import MASK_ID
+from tinylm.data.vocab import MASK_ID, N_SPECIAL
 from tinylm.device import Runtime
 from tinylm.model import Transformer
-from tinylm.train.objectives import EVAL_MASK_RATE, EVAL_MASK_SEED, IGNORE, N_SPECIAL
+from tinylm.train.objectives import EVAL_MASK_RATE, EVAL_MASK_SEED, IGNORE
 
 EVAL_BATCH = 64
 

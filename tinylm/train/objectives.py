@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
-from tinylm.data.tokenizer import MASK_ID, SPECIAL_TOKENS
+from tinylm.data.vocab import MASK_ID, N_SPECIAL
 from tinylm.model import Transformer
+from tinylm.train.config import MaskingConfig
 
 IGNORE = -100  # label of positions that carry no loss (the Hugging Face convention)
-N_SPECIAL = len(SPECIAL_TOKENS)  # ids below this are special tokens
 EVAL_MASK_RATE = 0.15  # evaluation always uses 15 % so runs with different training rates compare
 EVAL_MASK_SEED = 1234
-
-
-@dataclass(frozen=True)
-class MaskingConfig:
-    """How tokens are hidden: the rate, and what a chosen token becomes (mask / random / kept)."""
-
-    rate: float = 0.3
-    p_mask: float = 0.8
-    p_random: float = 0.1
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.rate < 1.0:
-            raise ValueError(f"mask rate must be in (0, 1), got {self.rate}")
-        if self.p_mask < 0 or self.p_random < 0 or self.p_mask + self.p_random > 1.0:
-            raise ValueError(
-                "mask/random shares must be >= 0 and sum to <= 1, "
-                f"got {self.p_mask}, {self.p_random}"
-            )
 
 
 def mask_tokens(

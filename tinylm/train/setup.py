@@ -15,18 +15,7 @@ from tinylm.data.prepare import Progress, TokenizeOptions, tokenize_corpus
 from tinylm.data.tokens import TokenData, is_token_dir, load_token_dir
 from tinylm.errors import TinylmError, UsageError
 from tinylm.model import ModelConfig, Transformer
-from tinylm.train.config import TrainConfig
-from tinylm.train.objectives import MaskingConfig
-
-# Sized for a 2-core laptop CPU; tokens/s measured with `bench/train_bench.py` (see README).
-SIZES: dict[str, dict] = {
-    "tiny": dict(n_layer=4, n_head=4, d_model=128, block_size=64),
-    "small": dict(n_layer=6, n_head=6, d_model=192, block_size=128),
-    "base": dict(n_layer=6, n_head=6, d_model=384, block_size=256),
-}
-# windows per step for each preset: enough tokens per step for Muon (>= ~16 x width), few seconds
-BATCH_SIZES = {"tiny": 64, "small": 32, "base": 32}
-DEFAULT_TIME = 120.0  # seconds: `tinylm train` with no budget finishes in about two minutes
+from tinylm.train.config import SIZES, MaskingConfig, TrainConfig
 
 
 def parse_duration(text: str) -> float:
