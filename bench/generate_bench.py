@@ -22,7 +22,8 @@ from pathlib import Path
 
 import torch
 
-from tinylm.infer.sampling import SamplingConfig, generate
+from tinylm.infer.config import SamplingConfig
+from tinylm.infer.sampling import generate
 from tinylm.model import ModelConfig, Transformer
 
 VOCAB = 70  # a char-level Shakespeare vocabulary, as in the 0.8 M and 10 M models

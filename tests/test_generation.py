@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from tinylm.infer import decode
+from tinylm.infer.config import SamplingConfig
 from tinylm.infer.decode import Decoder
 from tinylm.infer.sampling import (
-    SamplingConfig,
     generate,
     min_p_filter,
     next_token,

@@ -10,7 +10,7 @@ import torch
 from conftest import run_cli
 
 from tinylm.data.vocab import EOS_ID, MASK_ID, N_SPECIAL
-from tinylm.infer.sampling import SamplingConfig
+from tinylm.infer.config import SamplingConfig
 from tinylm.infer.simulate import causal_fill, mask_predict
 from tinylm.model import ModelConfig, Transformer
 

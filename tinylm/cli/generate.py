@@ -121,8 +121,8 @@ def generate(
     import torch
 
     from tinylm.device import pick_device
+    from tinylm.infer.config import SamplingConfig
     from tinylm.infer.loading import TextStream, load_for_inference, read_prompt_bytes
-    from tinylm.infer.sampling import SamplingConfig
     from tinylm.infer.sampling import generate as sample_tokens
     from tinylm.infer.simulate import mask_predict
 

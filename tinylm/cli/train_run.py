@@ -256,7 +256,8 @@ def _show_sample(console, trainer: Trainer, data) -> None:  # noqa: ANN001
     from tokenizers import Tokenizer
 
     from tinylm.data.vocab import MASK_ID
-    from tinylm.infer.sampling import SamplingConfig, fill_masks, generate
+    from tinylm.infer.config import SamplingConfig
+    from tinylm.infer.sampling import fill_masks, generate
     from tinylm.train.evaluate import fixed_masks
 
     tok = Tokenizer.from_file(str(data.tokenizer_path))

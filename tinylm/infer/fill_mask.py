@@ -14,8 +14,9 @@ from tokenizers import Tokenizer
 from tinylm.data.tokenizer import tokenizer_kind
 from tinylm.data.vocab import MASK_ID, N_SPECIAL, UNK_ID
 from tinylm.errors import UsageError
+from tinylm.infer.config import SHORTLIST
 from tinylm.infer.loading import encode_text
-from tinylm.infer.simulate import SHORTLIST, causal_fill
+from tinylm.infer.simulate import causal_fill
 from tinylm.model import Transformer
 
 MASK_ALIASES = ("<mask>",)

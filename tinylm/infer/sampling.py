@@ -6,42 +6,13 @@ Sampling runs in float32 on the CPU copy of the last logits (also the safe path 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import torch
 
 from tinylm.data.vocab import EOS_ID, MASK_ID
+from tinylm.infer.config import SamplingConfig
 from tinylm.infer.decode import Decoder
 from tinylm.model import KVCache, Transformer
-
-
-@dataclass(frozen=True)
-class SamplingConfig:
-    """How the next token is chosen."""
-
-    max_new_tokens: int = 200
-    temperature: float = 0.8  # 0 = greedy
-    top_k: int = 0  # 0 = off
-    top_p: float = 1.0  # 1 = off
-    min_p: float = 0.0  # 0 = off
-    repetition_penalty: float = 1.0  # 1 = off
-    stop_at_eos: bool = True
-
-    def __post_init__(self) -> None:
-        if self.max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be >= 0, got {self.max_new_tokens}")
-        if not 0.0 <= self.temperature <= 100.0:
-            raise ValueError(f"temperature must be in [0, 100], got {self.temperature}")
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be >= 0 (0 = off), got {self.top_k}")
-        if not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if not 0.0 <= self.min_p < 1.0:
-            raise ValueError(f"min_p must be in [0, 1), got {self.min_p}")
-        if not 0.0 < self.repetition_penalty <= 100.0:
-            raise ValueError(
-                f"repetition_penalty must be in (0, 100], got {self.repetition_penalty}"
-            )
 
 
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:

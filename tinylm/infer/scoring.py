@@ -19,8 +19,9 @@ import torch.nn.functional as F
 from tinylm.data.tokens import fixed_windows
 from tinylm.data.vocab import MASK_ID, N_SPECIAL
 from tinylm.device import Runtime
-from tinylm.infer.sampling import SamplingConfig, generate
-from tinylm.infer.simulate import SHORTLIST, mask_predict, rescore_blank
+from tinylm.infer.config import SHORTLIST, SamplingConfig
+from tinylm.infer.sampling import generate
+from tinylm.infer.simulate import mask_predict, rescore_blank
 from tinylm.model import Transformer
 from tinylm.train.evaluate import evaluate
 

@@ -17,11 +17,10 @@ from collections.abc import Iterator
 import torch
 
 from tinylm.data.vocab import EOS_ID, MASK_ID, N_SPECIAL
-from tinylm.infer.sampling import SamplingConfig, repetition_penalty, sampling_probs
+from tinylm.infer.config import ROUNDS, SHORTLIST, SamplingConfig
+from tinylm.infer.sampling import repetition_penalty, sampling_probs
 from tinylm.model import Transformer
 
-SHORTLIST = 32  # candidates rescored per blank; ranks below it are rarely worth the forwards
-ROUNDS = 10  # mask-predict refinement rounds per chunk of new tokens
 RESCORE_BATCH = 64  # sequences per forward while rescoring
 
 
