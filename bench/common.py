@@ -16,9 +16,9 @@ import torch
 from tinylm.data.prepare import TokenizeOptions, tokenize_corpus
 from tinylm.data.tokens import TokenData, fixed_windows, load_token_dir
 from tinylm.device import pick_runtime
+from tinylm.metrics import evaluate
 from tinylm.model import ModelConfig, Transformer
 from tinylm.train.config import TrainConfig
-from tinylm.train.evaluate import evaluate
 from tinylm.train.optim import lr_factor
 from tinylm.train.trainer import Trainer
 

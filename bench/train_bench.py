@@ -29,9 +29,9 @@ from common import (
 )
 
 from tinylm.data.tokens import TokenData, random_windows
+from tinylm.metrics import IGNORE, mask_tokens, next_token_nll
 from tinylm.model import ModelConfig, Transformer
 from tinylm.train.config import BATCH_SIZES, SIZES, MaskingConfig, TrainConfig
-from tinylm.train.objectives import IGNORE, mask_tokens
 
 TARGET = 1.886  # nanoGPT's CPU recipe after 2000 iterations (97.7 s here)
 
@@ -101,7 +101,7 @@ def causal(data: TokenData, budget: float) -> None:
     def step(model, batch, g):
         x = random_windows(data.train, batch, 65, g)
         logits = model(input_ids=x[:, :-1]).logits
-        return torch.nn.functional.cross_entropy(logits.flatten(0, 1), x[:, 1:].flatten())
+        return next_token_nll(logits, x[:, 1:])
 
     steps = hf_loop(hf, data, step, budget, lr=1e-3, batch=12)
     wrapped = _HFCausal(hf)

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from tinylm.data.vocab import MASK_ID
+from tinylm.metrics import IGNORE, fixed_masks, mask_tokens
 from tinylm.model import ModelConfig, Transformer
 from tinylm.train.config import MaskingConfig
-from tinylm.train.evaluate import fixed_masks
-from tinylm.train.objectives import IGNORE, causal_loss, mask_tokens, masked_loss
+from tinylm.train.objectives import causal_loss, masked_loss
 from tinylm.train.optim import build_optimizers, lr_factor, newton_schulz
 
 

@@ -258,7 +258,7 @@ def _show_sample(console, trainer: Trainer, data) -> None:  # noqa: ANN001
     from tinylm.data.vocab import MASK_ID
     from tinylm.infer.config import SamplingConfig
     from tinylm.infer.sampling import fill_masks, generate
-    from tinylm.train.evaluate import fixed_masks
+    from tinylm.metrics import fixed_masks
 
     tok = Tokenizer.from_file(str(data.tokenizer_path))
     model = trainer.model.eval()

@@ -24,6 +24,7 @@ from tinylm.infer.scoring import (
     pseudo_nats,
     sample,
 )
+from tinylm.metrics import bits_per_byte
 
 BLANK_CONTEXT = 64  # tokens per fill-in-the-blank passage (up to ~32 on each side of the blank)
 SHAPE = ("n_layer", "n_head", "d_model", "block_size")
@@ -107,7 +108,7 @@ def measure(
     fill = blank_accuracy(model, windows, positions, opts.shortlist)
     fill["method"] = f"simulated (rescoring {opts.shortlist})" if causal else "native"
     nats, count = (causal_nats if causal else pseudo_nats)(model, held.ids, opts.max_tokens)
-    bpb = nats / max(count, 1) / np.log(2) / held.bytes_per_token
+    bpb = bits_per_byte(nats / max(count, 1), held.bytes_per_token)
     out = {
         "fill_mask": fill,
         "bits_per_byte": {

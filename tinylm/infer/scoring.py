@@ -14,7 +14,6 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from tinylm.data.tokens import fixed_windows
 from tinylm.data.vocab import MASK_ID, N_SPECIAL
@@ -22,8 +21,8 @@ from tinylm.device import Runtime
 from tinylm.infer.config import SHORTLIST, SamplingConfig
 from tinylm.infer.sampling import generate
 from tinylm.infer.simulate import mask_predict, rescore_blank
+from tinylm.metrics import bits_per_byte, evaluate, next_token_nll, perplexity
 from tinylm.model import Transformer
-from tinylm.train.evaluate import evaluate
 
 BATCH = 64  # rows per forward
 BLANK_SEED = 4321
@@ -52,10 +51,9 @@ def causal_nats(model: Transformer, ids: np.ndarray, max_tokens: int) -> tuple[f
     total, count = 0.0, 0
     for batch in windows.split(BATCH):
         batch = batch.to(model.device)
-        logits = model(batch[:, :-1]).float()
         target = batch[:, 1:]
-        nll = F.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="none")
-        keep = target.flatten() >= N_SPECIAL
+        nll = next_token_nll(model(batch[:, :-1]), target, reduction="none")
+        keep = target >= N_SPECIAL
         total += float(nll[keep].sum())
         count += int(keep.sum())
     return total, count
@@ -73,7 +71,7 @@ def pseudo_nats(model: Transformer, ids: np.ndarray, max_tokens: int) -> tuple[f
     total = 0.0
     for ws, ts in zip(w.split(BATCH), t.split(BATCH), strict=True):  # a block of rows at a time
         logits = _hidden_logits(model, windows[ws], ts)
-        total += float(F.cross_entropy(logits, windows[ws, ts], reduction="sum"))
+        total += float(next_token_nll(logits, windows[ws, ts], reduction="sum"))
     return total, len(w)
 
 
@@ -172,6 +170,6 @@ def measure(model: Transformer, ids: np.ndarray, bytes_per_token: float, max_tok
             "pseudo_loss": nats / max(count, 1),
         }
     loss = nats / max(count, 1)
-    out["perplexity"] = math.exp(min(loss, 50.0))
-    out["bits_per_byte"] = loss / math.log(2) / bytes_per_token
+    out["perplexity"] = perplexity(loss)
+    out["bits_per_byte"] = bits_per_byte(loss, bytes_per_token)
     return out

@@ -19,6 +19,7 @@ import torch
 from tinylm.data.vocab import EOS_ID, MASK_ID, N_SPECIAL
 from tinylm.infer.config import ROUNDS, SHORTLIST, SamplingConfig
 from tinylm.infer.sampling import repetition_penalty, sampling_probs
+from tinylm.metrics import next_token_nll
 from tinylm.model import Transformer
 
 RESCORE_BATCH = 64  # sequences per forward while rescoring
@@ -32,10 +33,9 @@ def sequence_logprob(model: Transformer, seqs: torch.Tensor, start: int) -> torc
         batch = batch.to(model.device)
         counted = torch.zeros_like(batch[:, :-1], dtype=torch.bool)
         counted[:, start - 1 :] = True  # the head runs only where position t-1 predicts t >= start
-        logp = model(batch[:, :-1], select=counted).float().log_softmax(-1)
-        target = batch[:, start:].reshape(-1, 1)
-        picked = logp.gather(-1, target).view(len(batch), -1)
-        out.append(picked.sum(-1).cpu())
+        logits = model(batch[:, :-1], select=counted)  # (N * (T - start), V)
+        nll = next_token_nll(logits, batch[:, start:], reduction="none")  # (N, T - start)
+        out.append(-nll.sum(-1).cpu())
     return torch.cat(out)
 
 

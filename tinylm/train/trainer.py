@@ -17,10 +17,10 @@ from tinylm.checkpoint import save_checkpoint, unwrap
 from tinylm.data.tokens import TokenData, fixed_windows, random_windows, shard
 from tinylm.device import Runtime
 from tinylm.errors import TinylmError, first_line
+from tinylm.metrics import evaluate, mask_tokens
 from tinylm.model import Transformer
 from tinylm.train.config import TrainConfig
-from tinylm.train.evaluate import evaluate
-from tinylm.train.objectives import causal_loss, mask_tokens, masked_loss
+from tinylm.train.objectives import causal_loss, masked_loss
 from tinylm.train.optim import build_optimizers, lr_factor
 
 Report = Callable[[dict], None]
