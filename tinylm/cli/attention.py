@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import os
 import sys
-import uuid
 from pathlib import Path
 
 import click
 
+from tinylm.atomic import write_atomic
 from tinylm.cli.options import checkpoint_option, device_option, encode_or_warn
 from tinylm.errors import TinylmError, UsageError
 
@@ -192,14 +190,4 @@ def _write_png(path: Path, grid: list[list[float]], labels: list[str], title: st
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format=path.suffix.lstrip(".").lower(), dpi=150)  # checked in _check_png
-    # temporary sibling + rename: an interrupted run never leaves half an image; open(..., "xb")
-    # rather than mkstemp so the file gets the user's umask, not 0600
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, buf.getvalue())  # an interrupted run never leaves half an image

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tinylm.atomic import write_text_atomic
+from tinylm.atomic import write_atomic
 from tinylm.checkpoint import load_checkpoint, load_trainer_state, read_config
 from tinylm.data.prepare import Progress, TokenizeOptions, tokenize_corpus
 from tinylm.data.tokens import TokenData, is_token_dir, load_token_dir
@@ -116,7 +116,7 @@ class Resumed:
 
 def write_run_info(out: Path, info: dict) -> None:
     """The resolved configuration of a run, for people and for --resume."""
-    write_text_atomic(out / "run.json", json.dumps(info, indent=2) + "\n")
+    write_atomic(out / "run.json", json.dumps(info, indent=2) + "\n")
 
 
 def load_resume(run: Path, budget: dict) -> Resumed:
