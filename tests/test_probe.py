@@ -1,0 +1,72 @@
+"""Linear probes: they find what is there and nothing that is not."""
+
+import numpy as np
+import torch
+
+from tinylm.data.vocab import EOS_ID
+from tinylm.infer.probe import bag_of_words, layer_features, probe_accuracy
+from tinylm.infer.probe_tasks import order_task, source_task
+from tinylm.model import ModelConfig, Transformer
+
+
+def _model() -> Transformer:
+    torch.manual_seed(0)
+    return Transformer(ModelConfig(vocab_size=40, block_size=32, n_layer=2, n_head=2, d_model=32))
+
+
+def _two_classes(n: int = 60) -> tuple[list[list[int]], list[int]]:
+    """Class 0 draws tokens from 10-19, class 1 from 20-29: trivially different."""
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(10 + 10 * (k % 2), 20 + 10 * (k % 2), 16).tolist() for k in range(n)]
+    return seqs, [k % 2 for k in range(n)]
+
+
+def test_features_have_one_row_per_layer_and_sequence():
+    model = _model()
+    seqs = [[5, 6, 7], [8, 9, 10, 11], [5, 6, 8]]  # mixed lengths batch by length
+    feats = layer_features(model, seqs)
+    assert feats.shape == (3, 3, 32)
+    alone = layer_features(model, [seqs[1]])
+    assert torch.allclose(feats[:, 1], alone[:, 0], atol=1e-6)
+
+
+def test_probe_separates_trivially_different_classes():
+    seqs, labels = _two_classes()
+    feats = layer_features(_model(), seqs)
+    score = probe_accuracy(feats[-1], labels)
+    assert score.mean >= 0.95
+    assert len(score.folds) == 5
+
+
+def test_probe_stays_at_chance_on_shuffled_labels():
+    seqs, labels = _two_classes(100)
+    shuffled = np.random.default_rng(1).permutation(labels).tolist()
+    feats = layer_features(_model(), seqs)
+    assert 0.3 <= probe_accuracy(feats[-1], shuffled).mean <= 0.7
+
+
+def test_probe_is_reproducible():
+    seqs, labels = _two_classes()
+    feats = layer_features(_model(), seqs)[1]
+    assert probe_accuracy(feats, labels, seed=3) == probe_accuracy(feats, labels, seed=3)
+
+
+def test_order_task_keeps_the_bag_of_words():
+    ids = np.arange(5, 1005)  # every token distinct: an original passage counts up by one
+    seqs, labels = order_task(ids, half=8, n=40)
+    assert len(seqs) == 40 and sorted(set(labels)) == [0, 1] and sum(labels) == 20
+    for s, y in zip(seqs, labels, strict=True):
+        original = s if y == 1 else s[8:] + s[:8]
+        assert original == list(range(original[0], original[0] + 16))
+        assert (s == original) == (y == 1)
+    bow = bag_of_words(seqs, 1005)
+    assert probe_accuracy(bow, labels).mean <= 0.75  # same words either way
+
+
+def test_source_task_labels_passages_by_document():
+    docs = [np.full(200, 10 + d) for d in range(3)]
+    ids = np.concatenate([np.append(d, EOS_ID) for d in docs])
+    seqs, labels = source_task(ids, length=16, n=30)
+    assert sorted(set(labels)) == [0, 1, 2]
+    assert all(set(s) == {seqs[i][0]} for i, s in enumerate(seqs))
+    assert source_task(docs[0], length=16, n=30) == ([], [])
