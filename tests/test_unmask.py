@@ -1,0 +1,84 @@
+"""Iterative unmasking: deterministic, never emits [MASK], commits only inside its block."""
+
+import pytest
+import torch
+
+from tinylm.data.vocab import EOS_ID, MASK_ID, N_SPECIAL
+from tinylm.infer.config import SamplingConfig
+from tinylm.infer.unmask import UnmaskConfig, unmask_generate
+from tinylm.model import ModelConfig, Transformer
+
+
+def _model() -> Transformer:
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        vocab_size=30, block_size=32, n_layer=2, n_head=2, d_model=32, objective="masked"
+    )
+    return Transformer(cfg).eval()
+
+
+def _run(unmask: UnmaskConfig, n: int = 20, seed: int = 0, **sampling) -> tuple[list, list]:
+    steps: list[torch.Tensor] = []
+    cfg = SamplingConfig(max_new_tokens=n, **sampling)
+    g = torch.Generator().manual_seed(seed)
+    out = list(
+        unmask_generate(_model(), [7, 8, 9], cfg, unmask, g, allow_eos=False, on_step=steps.append)
+    )
+    return out, steps
+
+
+@pytest.mark.parametrize("mode", ["confidence", "random", "left-to-right"])
+def test_same_seed_same_text_and_no_special_tokens(mode):
+    unmask = UnmaskConfig(block_length=8, steps=4, remasking=mode)
+    a, _ = _run(unmask, seed=3)
+    b, _ = _run(unmask, seed=3)
+    assert a == b and len(a) == 20
+    assert all(t >= N_SPECIAL for t in a)  # never [MASK], never another special
+
+
+def test_one_token_per_step_when_steps_equal_length_and_top_k_1():
+    unmask = UnmaskConfig(block_length=8, steps=8)
+    _, steps = _run(unmask, n=8, top_k=1)
+    assert len(steps) == 8
+    masks = [int((s[0] == MASK_ID).sum()) for s in steps]
+    assert masks == list(range(7, -1, -1))
+
+
+def test_blocks_never_write_outside_the_current_block():
+    unmask = UnmaskConfig(block_length=4, steps=2)
+    out, steps = _run(unmask, n=12)
+    prompt = [7, 8, 9]
+    for k, s in enumerate(steps):  # two steps per block of 4
+        block = k // 2
+        window = s[0].tolist()
+        context = prompt + out[: 4 * block]
+        assert window[: len(window) - 4] == context[len(context) - (len(window) - 4) :]
+        assert any(t != MASK_ID for t in window[len(window) - 4 :])  # this step committed
+
+
+def test_greedy_is_independent_of_the_seed():
+    unmask = UnmaskConfig(block_length=8, steps=4)
+    assert _run(unmask, seed=1, temperature=0.0)[0] == _run(unmask, seed=2, temperature=0.0)[0]
+
+
+def test_eos_ends_the_text():
+    model = _model()
+    with torch.no_grad():
+        model.norm_f.weight.zero_()  # flat logits: greedy takes the lowest allowed id, [EOS]
+    cfg = SamplingConfig(max_new_tokens=20, temperature=0.0)
+    out = list(unmask_generate(model, [7, 8], cfg, UnmaskConfig(block_length=4, steps=4)))
+    assert out == [EOS_ID]
+
+
+@pytest.mark.parametrize(
+    "kwargs", [dict(steps=0), dict(block_length=8, steps=3), dict(remasking="best")]
+)
+def test_bad_settings_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        UnmaskConfig(**kwargs)
+
+
+def test_block_must_leave_room_for_context():
+    cfg = SamplingConfig(max_new_tokens=4)
+    with pytest.raises(ValueError, match="shorter than the model's context"):
+        list(unmask_generate(_model(), [7], cfg, UnmaskConfig(block_length=32, steps=4)))
