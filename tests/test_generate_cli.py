@@ -109,8 +109,8 @@ def test_generate_prompt_from_stdin_file_and_unknown_chars(
     ("args", "code", "needle"),
     [
         (["-t", "-1"], 2, "temperature"),
-        (["--top-p", "1.5"], 2, "top_p"),
-        (["--top-k", "-2"], 2, "top_k"),
+        (["--top-p", "1.5"], 2, "--top-p"),
+        (["--top-k", "-2"], 2, "--top-k"),
         (["--num-samples", "0"], 2, "--num-samples"),
     ],
 )
@@ -155,3 +155,17 @@ def test_stop_strings_take_shell_escapes() -> None:
     assert unescape(r"\n\n") == "\n\n"
     assert unescape(r"a\tb\\n") == "a\tb\\n"  # an escaped backslash stays a backslash
     assert unescape("\nRé") == "\nRé"  # real newlines and non-ASCII pass through
+
+
+def test_bad_options_are_refused_before_a_checkpoint_loads(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing")  # loading it would fail with exit 1
+    for args in (
+        ["generate", missing, "-t", "nan"],
+        ["generate", missing, "--top-p", "inf"],
+        ["generate", missing, "--rounds", "0"],
+        ["fill-mask", missing, "[MASK]", "--shortlist", "0"],
+        ["eval", missing, "--max-tokens", "1"],
+        ["compare", missing, missing, "--samples", "0"],
+    ):
+        r = run_cli(*args)
+        assert r.exit_code == 2 and "Invalid value" in r.stderr, (args, r.output)

@@ -6,55 +6,51 @@ import json
 import re
 import sys
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from tinylm.cli.options import checkpoint_option, device_option, encode_or_warn
+from tinylm.cli.options import checkpoint_option, device_option, encode_or_warn, in_bounds
 from tinylm.errors import UsageError
+from tinylm.infer.config import ROUNDS, SAMPLING_BOUNDS, SamplingConfig
+
+if TYPE_CHECKING:
+    import torch
+
+    from tinylm.infer.loading import TextStream
+    from tinylm.model import Transformer
+
+
+def _sampling_option(*names: str, help: str) -> Callable:
+    """An option whose default and range SamplingConfig owns."""
+    field = names[-1].removeprefix("--").replace("-", "_")
+    default = getattr(SamplingConfig, field)
+    kind = in_bounds(SAMPLING_BOUNDS[field], integer=isinstance(default, int))
+    return click.option(*names, type=kind, default=default, show_default=True, help=help)
 
 
 @click.command()
 @click.argument("run", type=click.Path(path_type=Path))
 @click.option("-p", "--prompt", help="Text to continue; '-' reads stdin. Default: a new document.")
 @click.option("--prompt-file", type=click.Path(path_type=Path), help="Read the prompt from a file.")
-@click.option(
-    "-n", "--max-new-tokens", type=int, default=200, show_default=True, help="Most tokens to add."
-)
-@click.option(
+@_sampling_option("-n", "--max-new-tokens", help="Most tokens to add.")
+@_sampling_option(
     "-t",
     "--temperature",
-    type=float,
-    default=0.8,
-    show_default=True,
     help="Randomness: 0 always takes the most likely token, higher is wilder.",
 )
-@click.option(
-    "--top-k",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Sample among the k most likely tokens only (0 = all).",
+@_sampling_option("--top-k", help="Sample among the k most likely tokens only (0 = all).")
+@_sampling_option(
+    "--top-p", help="Sample among the most likely tokens holding this much probability (1 = all)."
 )
-@click.option(
-    "--top-p",
-    type=float,
-    default=1.0,
-    show_default=True,
-    help="Sample among the most likely tokens holding this much probability (1 = all).",
+@_sampling_option(
+    "--min-p", help="Drop tokens less likely than this share of the best one (0 = off)."
 )
-@click.option(
-    "--min-p",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Drop tokens less likely than this share of the best one (0 = off).",
-)
-@click.option(
+@_sampling_option(
     "--repetition-penalty",
-    type=float,
-    default=1.0,
-    show_default=True,
     help="Make tokens already in the text less likely (1 = off, 1.2 is mild).",
 )
 @click.option(
@@ -62,7 +58,13 @@ from tinylm.errors import UsageError
     multiple=True,
     help="End the sample at this string (repeatable; \\n is a newline, \\t a tab).",
 )
-@click.option("--num-samples", type=int, default=1, show_default=True, help="Samples to draw.")
+@click.option(
+    "--num-samples",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Samples to draw.",
+)
 @click.option("--seed", type=int, help="Same seed, same output (default: a random seed, shown).")
 @click.option("--ignore-eos", is_flag=True, help="Keep going past the end-of-document token.")
 @click.option(
@@ -73,8 +75,8 @@ from tinylm.errors import UsageError
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per sample on stdout.")
 @click.option(
     "--rounds",
-    type=int,
-    default=10,
+    type=click.IntRange(min=1),
+    default=ROUNDS,
     show_default=True,
     help="Masked models only (simulated): refinement rounds per block of new tokens.",
 )
@@ -121,33 +123,23 @@ def generate(
     import torch
 
     from tinylm.device import pick_device
-    from tinylm.infer.config import SamplingConfig
-    from tinylm.infer.loading import TextStream, load_for_inference, read_prompt_bytes
-    from tinylm.infer.sampling import generate as sample_tokens
-    from tinylm.infer.simulate import mask_predict
+    from tinylm.infer.loading import load_for_inference
 
     if prompt is not None and prompt_file is not None:
         raise UsageError("give --prompt or --prompt-file, not both.")
-    if num_samples < 1:
-        raise UsageError(f"--num-samples {num_samples} must be at least 1.")
-    try:
-        cfg = SamplingConfig(
-            max_new_tokens=max_new_tokens,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            min_p=min_p,
-            repetition_penalty=repetition_penalty,
-            stop_at_eos=not ignore_eos,
-        )
-    except ValueError as e:
-        raise UsageError(f"impossible sampling option: {e}.") from e
-    text = _read_prompt(prompt, prompt_file, read_prompt_bytes)
+    cfg = SamplingConfig(
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        min_p=min_p,
+        repetition_penalty=repetition_penalty,
+        stop_at_eos=not ignore_eos,
+    )
+    text = _read_prompt(prompt, prompt_file)
     dev, _ = pick_device(device)
     ckpt, tok = load_for_inference(run, checkpoint, dev)
     simulated = not ckpt.config.causal
-    if rounds < 1:
-        raise UsageError(f"--rounds {rounds} must be at least 1.")
     if simulated:
         click.echo(
             f"Simulated: {run} is a masked model, which was never trained to continue text; it "
@@ -157,57 +149,100 @@ def generate(
         )
     ids = encode_or_warn(tok, text, "prompt")
     seed = seed if seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
-    stream = sys.stdout.isatty() if stream is None else stream
+    stream = (sys.stdout.isatty() if stream is None else stream) and not as_json
+    stops = tuple(unescape(s) for s in stop)
     for i in range(num_samples):
         g = torch.Generator().manual_seed(seed + i)
-        out = TextStream(tok, tuple(unescape(s) for s in stop))
-        started = time.perf_counter()
-        first = None
-        if stream and not as_json:
-            click.echo(text, nl=False)
-        reason = "length"
-        if simulated:
-            tokens = mask_predict(ckpt.model, ids, cfg, g, rounds, left_to_right)
-        else:
-            tokens = sample_tokens(ckpt.model, ids, cfg, g)
-        for token in tokens:
-            first = first or time.perf_counter() - started
-            piece = out.push(token)
-            if stream and not as_json and piece:
-                click.echo(piece, nl=False)
-            if out.stopped:
-                reason = "stop"
-                break
-        else:
-            if len(out.ids) < cfg.max_new_tokens:
-                reason = "eos"
-        rest = out.finish()
-        seconds = time.perf_counter() - started
-        if as_json:
-            click.echo(
-                json.dumps(
-                    {
-                        "prompt": text,
-                        "text": out.text,
-                        "tokens": len(out.ids),
-                        "stop_reason": reason,
-                        "seed": seed + i,
-                        "simulated": simulated,
-                    }
-                )
-            )
-        elif stream:
-            click.echo(rest)
-        else:
-            click.echo(text + out.text)
-        if num_samples > 1 and not as_json and i + 1 < num_samples:
+        tokens = _tokens(ckpt.model, ids, cfg, g, (rounds, left_to_right) if simulated else None)
+        drawn = _draw(tokens, tok, stops, text if stream else None, cfg.max_new_tokens)
+        _show(drawn, text, seed + i, simulated, as_json, stream)
+        if not as_json and i + 1 < num_samples:
             click.echo("---")
-        rate = len(out.ids) / seconds if seconds > 0 else 0.0
-        click.echo(
-            f"[{len(out.ids)} tokens, {rate:.0f} tokens/s, first token "
-            f"{(first or 0) * 1000:.0f} ms, {dev}, seed {seed + i}, stop: {reason}]",
-            err=True,
+        click.echo(drawn.summary(dev, seed + i), err=True)
+
+
+def _tokens(
+    model: Transformer,
+    ids: list[int],
+    cfg: SamplingConfig,
+    g: torch.Generator,
+    masked: tuple[int, bool] | None,
+) -> Iterator[int]:
+    """New tokens: natively from a causal model, or simulated from a masked one, whose
+    `masked` holds (rounds, left_to_right)."""
+    if masked is None:
+        from tinylm.infer.sampling import generate as sample_tokens
+
+        return sample_tokens(model, ids, cfg, g)
+    from tinylm.infer.simulate import mask_predict
+
+    return mask_predict(model, ids, cfg, g, *masked)
+
+
+@dataclass
+class _Drawn:
+    """One sample as it was drawn: its text, why it ended and how fast it came."""
+
+    out: TextStream
+    reason: str  # "length", "eos" or "stop"
+    first: float  # seconds to the first token
+    seconds: float
+    rest: str  # what streaming had not printed yet
+
+    def summary(self, dev: object, seed: int) -> str:
+        """The statistics line for stderr."""
+        n = len(self.out.ids)
+        rate = n / self.seconds if self.seconds > 0 else 0.0
+        return (
+            f"[{n} tokens, {rate:.0f} tokens/s, first token {self.first * 1000:.0f} ms, "
+            f"{dev}, seed {seed}, stop: {self.reason}]"
         )
+
+
+def _draw(tokens: Iterator[int], tok, stops, stream_after: str | None, most: int) -> _Drawn:  # noqa: ANN001
+    """Consume the tokens into text until a stop string; print pieces as they come if streaming
+    (after the prompt `stream_after`)."""
+    from tinylm.infer.loading import TextStream
+
+    out = TextStream(tok, stops)
+    started = time.perf_counter()
+    first = None
+    if stream_after is not None:
+        click.echo(stream_after, nl=False)
+    reason = "length"
+    for token in tokens:
+        first = first or time.perf_counter() - started
+        piece = out.push(token)
+        if stream_after is not None and piece:
+            click.echo(piece, nl=False)
+        if out.stopped:
+            reason = "stop"
+            break
+    else:
+        if len(out.ids) < most:
+            reason = "eos"
+    rest = out.finish()
+    return _Drawn(out, reason, first or 0.0, time.perf_counter() - started, rest)
+
+
+def _show(
+    drawn: _Drawn, text: str, seed: int, simulated: bool, as_json: bool, stream: bool
+) -> None:
+    """The sample on stdout: a JSON object, the rest of a stream, or the whole text."""
+    if as_json:
+        row = {
+            "prompt": text,
+            "text": drawn.out.text,
+            "tokens": len(drawn.out.ids),
+            "stop_reason": drawn.reason,
+            "seed": seed,
+            "simulated": simulated,
+        }
+        click.echo(json.dumps(row))
+    elif stream:
+        click.echo(drawn.rest)
+    else:
+        click.echo(text + drawn.out.text)
 
 
 def unescape(text: str) -> str:
@@ -215,8 +250,10 @@ def unescape(text: str) -> str:
     return re.sub(r"\\([nt\\])", lambda m: {"n": "\n", "t": "\t", "\\": "\\"}[m[1]], text)
 
 
-def _read_prompt(prompt: str | None, prompt_file: Path | None, decode) -> str:  # noqa: ANN001
+def _read_prompt(prompt: str | None, prompt_file: Path | None) -> str:
     """The prompt from --prompt, --prompt-file or stdin ('-')."""
+    from tinylm.infer.loading import read_prompt_bytes as decode
+
     if prompt_file is not None:
         if str(prompt_file) == "-":
             return decode(sys.stdin.buffer.read(), "<stdin>")

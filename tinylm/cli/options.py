@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import click
+
+from tinylm.infer.config import Bounds
+
+
+class FiniteFloat(click.FloatRange):
+    """A float in a range that also refuses nan and inf (click's FloatRange lets nan through)."""
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201
+        value = super().convert(value, param, ctx)
+        if not math.isfinite(value):
+            self.fail(f"{value} is not a finite number.", param, ctx)
+        return value
+
+
+def in_bounds(bounds: Bounds, integer: bool = False) -> click.ParamType:
+    """The click type of a setting whose range the library owns: an int or a finite float."""
+    kind = click.IntRange if integer else FiniteFloat
+    return kind(bounds.low, bounds.high, min_open=bounds.low_open, max_open=bounds.high_open)
+
 
 checkpoint_option: Callable = click.option(
     "--checkpoint",
