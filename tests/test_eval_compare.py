@@ -181,8 +181,8 @@ def test_eval_bad_inputs(runs: dict[str, Path], tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--blanks", "0"], "--blanks 0 must be at least 1"),
-        (["--new-tokens", "0"], "--new-tokens 0 must be at least 1"),
+        (["--blanks", "0"], "'--blanks': 0 is not in the range x>=1"),
+        (["--new-tokens", "0"], "'--new-tokens': 0 is not in the range x>=1"),
     ],
 )
 def test_compare_bad_options(runs: dict[str, Path], args: list[str], needle: str) -> None:

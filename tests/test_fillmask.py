@@ -75,7 +75,7 @@ def test_batch_mode_json_lines(masked_run: Path, tmp_path: Path) -> None:
     ("args", "code", "needle"),
     [
         (["no blanks here"], 2, "no [MASK]"),
-        (["[MASK]", "-k", "0"], 2, "--top-k 0"),
+        (["[MASK]", "-k", "0"], 2, "'--top-k': 0 is not in the range x>=1"),
         ([], 2, "give TEXT or --input-file"),
         (["[MASK]" * 40], 2, "reads at most 16"),
         (["--input-file", "/nonexistent/in.txt"], 2, "does not exist"),

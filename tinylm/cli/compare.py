@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from tinylm.cli.options import device_option
 from tinylm.errors import UsageError
+from tinylm.infer.config import CompareOptions
+from tinylm.train.config import SIZES
+
+DEFAULTS = CompareOptions()
+
+
+def _work_option(name: str, help: str) -> Callable:
+    """A how-much-work option: at least 1, its default CompareOptions'."""
+    default = getattr(DEFAULTS, name.removeprefix("--").replace("-", "_"))
+    return click.option(
+        name, type=click.IntRange(min=1), default=default, show_default=True, help=help
+    )
 
 
 @click.command()
@@ -21,28 +35,40 @@ from tinylm.errors import UsageError
     help="First train a causal and a masked model of the same size and budget, then compare "
     "them. The one argument, if any, is the DATA to train on (default: the bundled corpus).",
 )
-@click.option("--time", "time_", default="2m", show_default=True, help="With --train: each budget.")
+@click.option(
+    "--time", "time_", default=DEFAULTS.time, show_default=True, help="With --train: each budget."
+)
 @click.option(
     "--size",
-    type=click.Choice(["tiny", "small", "base"]),
+    type=click.Choice(list(SIZES)),
     default="tiny",
     show_default=True,
     help="With --train: the model size.",
 )
 @click.option("--out", type=click.Path(path_type=Path), help="With --train: where the runs go.")
-@click.option(
-    "--blanks", type=int, default=200, show_default=True, help="Fill-in-the-blank passages."
-)
-@click.option(
-    "--max-tokens", type=int, default=2048, show_default=True, help="Tokens for bits per byte."
-)
-@click.option("--samples", type=int, default=3, show_default=True, help="Prompts to continue.")
-@click.option("--new-tokens", type=int, default=100, show_default=True, help="Tokens per sample.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@_work_option("--blanks", "Fill-in-the-blank passages.")
+@_work_option("--max-tokens", "Tokens for bits per byte.")
+@_work_option("--samples", "Prompts to continue.")
+@_work_option("--new-tokens", "Tokens per sample.")
+@click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Sampling seed.")
 @click.option("--json", "as_json", is_flag=True, help="All figures and samples as JSON.")
 @device_option()
 @click.pass_context
-def compare(ctx: click.Context, args: tuple[str, ...], train_first: bool, **o) -> None:
+def compare(
+    ctx: click.Context,
+    args: tuple[str, ...],
+    train_first: bool,
+    time_: str,
+    size: str,
+    out: Path | None,
+    blanks: int,
+    max_tokens: int,
+    samples: int,
+    new_tokens: int,
+    seed: int,
+    as_json: bool,
+    device: str,
+) -> None:
     """Compare two checkpoints, natively and simulated, on the same held-out text.
 
     Both models fill the same blanks (one per passage; a causal model by rescoring, labelled
@@ -56,24 +82,25 @@ def compare(ctx: click.Context, args: tuple[str, ...], train_first: bool, **o) -
       tinylm compare --train --time 3m              # the one-command experiment
       tinylm compare --train notes.txt --size small --time 10m
     """
-    from tinylm.infer.compare import CompareOptions
-
-    for name in ("blanks", "max_tokens", "samples", "new_tokens"):
-        if o[name] < 1:
-            raise UsageError(f"--{name.replace('_', '-')} {o[name]} must be at least 1.")
-    opts = CompareOptions(
-        o["blanks"], o["max_tokens"], o["samples"], o["new_tokens"], 32, o["seed"]
+    opts = replace(
+        DEFAULTS,
+        time=time_,
+        blanks=blanks,
+        max_tokens=max_tokens,
+        samples=samples,
+        new_tokens=new_tokens,
+        seed=seed,
     )
     if train_first:
         if len(args) > 1:
             raise UsageError("with --train give at most one DATA argument (text or token dir).")
-        runs, texts = _train_pair(ctx, args[0] if args else None, o), []
+        runs, texts = _train_pair(ctx, args[0] if args else None, opts, size, out, device), []
     else:
         if len(args) < 2:
             raise UsageError("give two runs to compare (RUN_A RUN_B), or --train.")
         runs, texts = [Path(a) for a in args[:2]], list(args[2:])
-    report = _measure(runs, texts, opts, o["device"])
-    if o["as_json"]:
+    report = _measure(runs, texts, opts, device)
+    if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
         from tinylm.cli.render_compare import render
@@ -81,26 +108,33 @@ def compare(ctx: click.Context, args: tuple[str, ...], train_first: bool, **o) -
         render(report)
 
 
-def _train_pair(ctx: click.Context, data: str | None, o: dict) -> list[Path]:
+def _train_pair(
+    ctx: click.Context,
+    data: str | None,
+    opts: CompareOptions,
+    size: str,
+    out: Path | None,
+    device: str,
+) -> list[Path]:
     from tinylm.cli.train import train
     from tinylm.data.tokens import is_token_dir
 
-    out = o["out"] or Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = out or Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"{out} already exists; choose another --out.")
     runs = [out / "causal", out / "masked"]
     for objective, run in zip(("causal", "masked"), runs, strict=True):
-        click.echo(f"Training the {objective} model ({o['size']}, {o['time_']})...", err=True)
+        click.echo(f"Training the {objective} model ({size}, {opts.time})...", err=True)
         ctx.invoke(
-            train, data=data, objective=objective, size=o["size"], time_=o["time_"], out=run,
-            device=o["device"], sample=False,
+            train, data=data, objective=objective, size=size, time_=opts.time, out=run,
+            device=device, sample=False,
         )  # fmt: skip
         if data is None or not is_token_dir(Path(data)):  # the masked run reuses those tokens
             data = str(runs[0] / "data")
     return runs
 
 
-def _measure(runs: list[Path], texts: list[str], opts, device: str) -> dict:  # noqa: ANN001
+def _measure(runs: list[Path], texts: list[str], opts: CompareOptions, device: str) -> dict:
     from tinylm.data.heldout import from_run, from_texts
     from tinylm.device import pick_device
     from tinylm.infer.compare import BLANK_CONTEXT, facts, measure, warnings

@@ -27,7 +27,7 @@ LABELS = {
 @click.argument("text", nargs=-1)
 @click.option(
     "--max-tokens",
-    type=int,
+    type=click.IntRange(min=2),
     default=4096,
     show_default=True,
     help="Most tokens scored (a masked model runs one forward per scored token).",
@@ -54,8 +54,6 @@ def eval_(
     from tinylm.infer.loading import load_for_inference
     from tinylm.infer.scoring import measure
 
-    if max_tokens < 2:
-        raise UsageError(f"--max-tokens {max_tokens} must be at least 2.")
     dev, _ = pick_device(device)
     ckpt, tok = load_for_inference(run, checkpoint, dev)
     held = (

@@ -10,13 +10,19 @@ import click
 
 from tinylm.cli.options import checkpoint_option, device_option
 from tinylm.errors import UsageError
+from tinylm.infer.config import SHORTLIST
 
 
 @click.command("fill-mask")
 @click.argument("run", type=click.Path(path_type=Path))
 @click.argument("text", required=False)
 @click.option(
-    "-k", "--top-k", type=int, default=5, show_default=True, help="Candidates shown for each mask."
+    "-k",
+    "--top-k",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Candidates shown for each mask.",
 )
 @click.option("--targets", help="Comma-separated words: rank only these candidates.")
 @click.option(
@@ -26,8 +32,8 @@ from tinylm.errors import UsageError
 )
 @click.option(
     "--shortlist",
-    type=int,
-    default=32,
+    type=click.IntRange(min=1),
+    default=SHORTLIST,
     show_default=True,
     help="Causal models only: candidates per mask to rescore with the whole text.",
 )
@@ -76,12 +82,8 @@ def fill_mask(
 
     if (text is None) == (input_file is None):
         raise UsageError("give TEXT or --input-file (one of them).")
-    if top_k < 1:
-        raise UsageError(f"--top-k {top_k} must be at least 1.")
     dev, _ = pick_device(device)
     ckpt, tok = load_for_inference(run, checkpoint, dev)
-    if shortlist < 1:
-        raise UsageError(f"--shortlist {shortlist} must be at least 1.")
     if ckpt.config.causal:
         click.echo(
             f"Simulated: {run} is a causal model, which never reads past a blank; candidates are "

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from tinylm.infer.config import PREVIEW
+
 
 def _fmt_int(x: float | None) -> str:
     return "?" if x is None else f"{x:,.0f}"
@@ -47,7 +49,7 @@ def render(report: dict, console: Console | None = None) -> None:
     n = a["fill_mask"]["blanks"]
     console.print(
         f"{n} blanks, one per {report.get('blank_context', 64)}-token passage; bits per byte over "
-        f"text tokens only; samples at temperature 0.8, top-k 40.",
+        f"text tokens only; samples at temperature {PREVIEW.temperature:g}, top-k {PREVIEW.top_k}.",
         markup=False,
     )
     for w in report["warnings"]:

@@ -6,7 +6,6 @@ Each model does both jobs, natively or simulated (tinylm.infer.simulate), and th
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from tokenizers import Tokenizer
 from tinylm.checkpoint import Checkpoint
 from tinylm.data.heldout import HeldOut, run_dir_of
 from tinylm.data.tokenizer import file_sha256
+from tinylm.infer.config import ROUNDS, CompareOptions
 from tinylm.infer.scoring import (
     blank_accuracy,
     blanks,
@@ -28,18 +28,6 @@ from tinylm.metrics import bits_per_byte
 
 BLANK_CONTEXT = 64  # tokens per fill-in-the-blank passage (up to ~32 on each side of the blank)
 SHAPE = ("n_layer", "n_head", "d_model", "block_size")
-
-
-@dataclass(frozen=True)
-class CompareOptions:
-    """How much work each measurement gets."""
-
-    blanks: int = 200
-    max_tokens: int = 2048  # tokens scored for bits per byte
-    samples: int = 3
-    new_tokens: int = 100
-    shortlist: int = 32
-    seed: int = 0
 
 
 def facts(ckpt: Checkpoint) -> dict:
@@ -127,7 +115,7 @@ def measure(
         rates.append(rate)
     generated = "\n".join(g["text"] for g in gens)
     out["generation"] = {
-        "method": "native" if causal else "simulated (mask-predict, 10 rounds)",
+        "method": "native" if causal else f"simulated (mask-predict, {ROUNDS} rounds)",
         "tokens_per_second": float(np.mean(rates)),
         "known_words": known_word_share(generated, held.text),
         "distinct_words": distinct_word_share(generated),

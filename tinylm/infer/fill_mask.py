@@ -116,11 +116,11 @@ def fill_mask(
 ) -> list[list[Candidate]]:
     """Candidates for each mask, in text order. Joint: fill the surest mask first, then re-run.
 
-    A causal model's answer is simulated by rescoring (`tinylm.simulate.causal_fill`), over
+    A causal model's answer is simulated by rescoring (`tinylm.infer.simulate.causal_fill`), over
     `shortlist` candidates per mask.
     """
     if top_k < 1:
-        raise UsageError(f"--top-k {top_k} must be at least 1.")
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
     if model.config.causal:
         ranked = causal_fill(model, ids, shortlist, targets, joint)
         return [_candidates(tok, ids, p, ranked[p][:top_k]) for p in sorted(ranked)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ import torch
 from tinylm.data.tokens import fixed_windows
 from tinylm.data.vocab import MASK_ID, N_SPECIAL
 from tinylm.device import Runtime
-from tinylm.infer.config import SHORTLIST, SamplingConfig
+from tinylm.infer.config import PREVIEW, ROUNDS, SHORTLIST
 from tinylm.infer.sampling import generate
 from tinylm.infer.simulate import mask_predict, rescore_blank
 from tinylm.metrics import bits_per_byte, evaluate, next_token_nll, perplexity
@@ -121,10 +122,10 @@ def blank_accuracy(
 
 
 def sample(
-    model: Transformer, prompt: list[int], n_new: int, seed: int, rounds: int = 10
+    model: Transformer, prompt: list[int], n_new: int, seed: int, rounds: int = ROUNDS
 ) -> tuple[list[int], float]:
     """New tokens from a prompt (native or simulated) and the tokens per second."""
-    cfg = SamplingConfig(max_new_tokens=n_new, temperature=0.8, top_k=40, stop_at_eos=False)
+    cfg = replace(PREVIEW, max_new_tokens=n_new, stop_at_eos=False)
     g = torch.Generator().manual_seed(seed)
     started = time.perf_counter()
     if model.config.causal:
