@@ -23,7 +23,10 @@ from pathlib import Path
 from tokenizers import Tokenizer
 
 from tinylm.data.corpus import bundled_corpus
-from tinylm.data.prepare import TokenizeOptions, tokenize_corpus
+from tinylm.data.encode import BATCH_CHARS
+from tinylm.data.options import TokenizeOptions
+from tinylm.data.prepare import tokenize_corpus
+from tinylm.data.text import CHUNK_CHARS
 
 MB = 1_000_000
 
@@ -42,7 +45,7 @@ def raw_encode(path: Path, tok: Tokenizer) -> int:
     text = path.read_text(encoding="utf-8")
     chunks, pos = [], 0
     while pos < len(text):
-        cut = text.find("\n", pos + 16_384)
+        cut = text.find("\n", pos + CHUNK_CHARS)
         cut = len(text) if cut < 0 else cut + 1
         chunks.append(text[pos:cut])
         pos = cut
@@ -50,7 +53,7 @@ def raw_encode(path: Path, tok: Tokenizer) -> int:
     for c in chunks:
         batch.append(c)
         size += len(c)
-        if size >= 2 << 20:
+        if size >= BATCH_CHARS:
             tokens += sum(len(e.ids) for e in tok.encode_batch(batch, add_special_tokens=False))
             batch, size = [], 0
     if batch:
@@ -92,7 +95,8 @@ def peak_rss(work: Path, megabytes: int) -> None:
     code = (
         "import resource, sys, time\n"
         "from pathlib import Path\n"
-        "from tinylm.data.prepare import TokenizeOptions, tokenize_corpus\n"
+        "from tinylm.data.options import TokenizeOptions\n"
+        "from tinylm.data.prepare import tokenize_corpus\n"
         "t = time.perf_counter()\n"
         "tokenize_corpus([sys.argv[1]], Path(sys.argv[2]), TokenizeOptions(), force=True)\n"
         "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"

@@ -8,7 +8,26 @@ from pathlib import Path
 
 import click
 
-from tinylm.data.vocab import KINDS
+from tinylm.data.options import ERRORS, ReadOptions, TokenizeOptions, range_problem
+from tinylm.data.vocab import DEFAULT_VOCAB_SIZE, KINDS
+
+DEFAULTS = TokenizeOptions()
+
+
+class InRange(click.ParamType):
+    """A number held to the library's range rule for its field: refused (exit 2) before any work."""
+
+    def __init__(self, base: click.ParamType, field: str) -> None:
+        self.base, self.field, self.name = base, field, base.name
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        number = self.base.convert(value, param, ctx)
+        problem = range_problem(self.field, number)
+        if problem is not None:
+            self.fail(problem, param, ctx)
+        return number
 
 
 class _TqdmProgress:
@@ -80,21 +99,21 @@ def _tokenize_summary(meta: dict, out: Path) -> None:
 @click.option(
     "--kind",
     type=click.Choice(KINDS),
-    default="bpe",
+    default=DEFAULTS.kind,
     show_default=True,
     help="Tokenizer kind: byte-level BPE, WordPiece, Unigram, characters, or raw bytes.",
 )
 @click.option(
     "--vocab-size",
-    type=int,
-    default=None,
-    help="Vocabulary size for bpe/wordpiece/unigram (default 2048); char and byte "
-    "are sized by their alphabet.",
+    type=InRange(click.INT, "vocab_size"),
+    default=DEFAULTS.vocab_size,
+    help=f"Vocabulary size for bpe/wordpiece/unigram (default {DEFAULT_VOCAB_SIZE}); char and "
+    "byte are sized by their alphabet.",
 )
 @click.option(
     "--min-frequency",
-    type=int,
-    default=2,
+    type=InRange(click.INT, "min_frequency"),
+    default=DEFAULTS.min_frequency,
     show_default=True,
     help="Minimum count for a merge or word piece to enter the vocabulary.",
 )
@@ -107,24 +126,28 @@ def _tokenize_summary(meta: dict, out: Path) -> None:
 )
 @click.option(
     "--val-fraction",
-    type=float,
-    default=0.1,
+    type=InRange(click.FLOAT, "val_fraction"),
+    default=DEFAULTS.val_fraction,
     show_default=True,
     help="Share of the corpus held out for validation (by document, or a tail slice).",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed for choosing validation documents."
+    "--seed",
+    type=int,
+    default=DEFAULTS.seed,
+    show_default=True,
+    help="Seed for choosing validation documents.",
 )
 @click.option(
     "--text-field",
-    default="text",
+    default=DEFAULTS.read.text_field,
     show_default=True,
     help="Field holding the text in .jsonl records.",
 )
 @click.option(
     "--errors",
-    type=click.Choice(["strict", "replace"]),
-    default="strict",
+    type=click.Choice(ERRORS),
+    default=DEFAULTS.read.errors,
     show_default=True,
     help="Invalid UTF-8: stop with an error, or replace it with U+FFFD.",
 )
@@ -161,8 +184,8 @@ def tokenize(
       tinylm tokenize notes/ 'books/*.txt.gz' --out work/tok --kind char
       tinylm tokenize data.jsonl --text-field body --out work/tok --vocab-size 4096
     """
-    from tinylm.data.corpus import ReadOptions, bundled_corpus
-    from tinylm.data.prepare import TokenizeOptions, tokenize_corpus
+    from tinylm.data.corpus import bundled_corpus
+    from tinylm.data.prepare import tokenize_corpus
 
     opts = TokenizeOptions(
         kind=kind,

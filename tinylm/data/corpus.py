@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from tinylm.data.options import ReadOptions
 from tinylm.data.text import normalise, strip_gutenberg
 from tinylm.errors import TinylmError, UsageError
 
 BLOCK = 1 << 20  # bytes read at a time
 TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".rst", ".jsonl")
 STDIN = "-"
+STDIN_SPOOL = "stdin.txt"  # stdin is copied to this file so it can be read more than once
 
 ByteCallback = Callable[[int], None]
 
@@ -37,15 +39,6 @@ class Source:
     size: int
     gzip: bool
     jsonl: bool
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """How text is decoded and cleaned."""
-
-    errors: str = "strict"  # "strict" or "replace"
-    text_field: str = "text"
-    strip_gutenberg: bool = False
 
 
 def bundled_corpus() -> Path:
@@ -127,13 +120,18 @@ def make_sources(resolved: list[str | Path], spool_dir: Path, stdin: BinaryIO) -
     sources = []
     for r in resolved:
         if r == STDIN:
-            spool = spool_dir / "stdin.txt"
+            spool = spool_dir / STDIN_SPOOL
             with open(spool, "wb") as f:
                 shutil.copyfileobj(stdin, f, BLOCK)
             sources.append(_source(spool, "<stdin>"))
         else:
             sources.append(_source(Path(r)))
     return sources
+
+
+def disk_bytes(sources: Iterable[Source]) -> int:
+    """On-disk bytes of all sources: the total that one pass's progress counts up to."""
+    return sum(s.size for s in sources)
 
 
 def _raw_blocks(src: Source, on_bytes: ByteCallback | None) -> Iterator[bytes]:

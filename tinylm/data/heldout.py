@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-from tinylm.data.corpus import ReadOptions, iter_documents, make_sources, resolve_inputs
-from tinylm.data.tokenizer import file_sha256
+from tinylm.data.corpus import iter_documents, make_sources, resolve_inputs
+from tinylm.data.options import ReadOptions
+from tinylm.data.tokenizer import file_sha256, specials_as_text
 from tinylm.data.tokens import load_token_dir
 from tinylm.data.vocab import EOS_ID
 from tinylm.errors import TinylmError, UsageError
@@ -65,23 +66,19 @@ def from_texts(inputs: list[str], tok: Tokenizer, max_tokens: int) -> HeldOut:
     parts: list[list[int]] = []
     n_bytes = n_tokens = 0
     texts: list[str] = []
-    tok.encode_special_tokens = True  # "[MASK]" in the text is text
-    try:
-        with tempfile.TemporaryDirectory() as spool:
-            sources = make_sources(resolve_inputs(inputs), Path(spool), sys.stdin.buffer)
-            for doc in iter_documents(sources, ReadOptions()):
-                text = "".join(doc)
-                if not text:
-                    continue
-                ids = tok.encode(text, add_special_tokens=False).ids + [EOS_ID]
-                parts.append(ids)
-                texts.append(text)
-                n_bytes += len(text.encode("utf-8"))
-                n_tokens += len(ids)
-                if n_tokens >= max_tokens:
-                    break
-    finally:
-        tok.encode_special_tokens = False
+    with specials_as_text(tok), tempfile.TemporaryDirectory() as spool:
+        sources = make_sources(resolve_inputs(inputs), Path(spool), sys.stdin.buffer)
+        for doc in iter_documents(sources, ReadOptions()):
+            text = "".join(doc)
+            if not text:
+                continue
+            ids = tok.encode(text, add_special_tokens=False).ids + [EOS_ID]
+            parts.append(ids)
+            texts.append(text)
+            n_bytes += len(text.encode("utf-8"))
+            n_tokens += len(ids)
+            if n_tokens >= max_tokens:
+                break
     if n_tokens <= len(parts):
         raise UsageError(f"{', '.join(inputs)} holds no text to evaluate on.")
     ids = np.concatenate(parts)[:max_tokens]

@@ -1,10 +1,12 @@
-"""Text cleaning on streams of pieces: BOM and newline normalisation, Gutenberg stripping."""
+"""Text on streams of pieces: BOM and newline normalisation, Gutenberg stripping, chunking."""
 
 from __future__ import annotations
 
 import itertools
 import re
 from collections.abc import Iterable, Iterator
+
+CHUNK_CHARS = 16 << 10  # one encode_batch item; cut at a newline so words stay whole
 
 
 def normalise(pieces: Iterable[str]) -> Iterator[str]:
@@ -63,3 +65,23 @@ def strip_gutenberg(pieces: Iterable[str]) -> Iterator[str]:
         if _GUTENBERG_END.match(line):
             return
         yield line
+
+
+def chunks(pieces: Iterable[str]) -> Iterator[str]:
+    """Regroup a document's pieces into items of about CHUNK_CHARS, cut after a newline."""
+    carry = ""
+    for text in pieces:
+        s = carry + text
+        pos = 0
+        while len(s) - pos > CHUNK_CHARS:
+            cut = s.find("\n", pos + CHUNK_CHARS)
+            if cut < 0:
+                break
+            yield s[pos : cut + 1]
+            pos = cut + 1
+        carry = s[pos:]
+        if len(carry) > 8 * CHUNK_CHARS:  # text without newlines: cut anyway
+            yield carry
+            carry = ""
+    if carry:
+        yield carry

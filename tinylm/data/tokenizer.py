@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from tinylm.data.vocab import (
-    BYTE_VOCAB_SIZE,
-    DEFAULT_VOCAB_SIZE,
-    KINDS,
-    MAX_VOCAB_SIZE,
-    SPECIAL_TOKENS,
-)
+from tinylm.data.options import check_range
+from tinylm.data.vocab import BYTE_VOCAB_SIZE, DEFAULT_VOCAB_SIZE, KINDS, SPECIAL_TOKENS
 from tinylm.errors import TinylmError, UsageError, first_line
 
 
@@ -35,8 +31,7 @@ def min_vocab_size(kind: str, alphabet: set[str]) -> int:
 
 def resolve_vocab_size(kind: str, requested: int | None, alphabet: set[str]) -> int:
     """Check a requested vocabulary size against the kind and the corpus alphabet."""
-    if requested is not None and not 1 <= requested <= MAX_VOCAB_SIZE:
-        raise UsageError(f"--vocab-size {requested} is out of range; use 1 to {MAX_VOCAB_SIZE:,}.")
+    check_range("vocab_size", requested)
     lowest = min_vocab_size(kind, alphabet)
     if kind == "byte":
         if requested is not None and requested != BYTE_VOCAB_SIZE:
@@ -142,6 +137,16 @@ def load_tokenizer(path: Path) -> Tokenizer:
         raise TinylmError(f"{path} is not a tokenizer.json file ({first_line(e)}).") from e
     check_special_tokens(tok, str(path))
     return tok
+
+
+@contextlib.contextmanager
+def specials_as_text(tok: Tokenizer) -> Iterator[Tokenizer]:
+    """Inside the block, "[MASK]" and the like written in the text are text, not special tokens."""
+    tok.encode_special_tokens = True
+    try:
+        yield tok
+    finally:
+        tok.encode_special_tokens = False
 
 
 def tokenizer_kind(tok: Tokenizer) -> str:

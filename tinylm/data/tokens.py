@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from tinylm.data.meta import SPLITS
 from tinylm.data.tokenizer import file_sha256
 from tinylm.errors import TinylmError
 
-REQUIRED = ("meta.json", "tokenizer.json", "train.bin", "val.bin")
+REQUIRED = ("meta.json", "tokenizer.json", *(f"{name}.bin" for name in SPLITS))
 
 
 @dataclass
@@ -54,7 +55,7 @@ def load_token_dir(path: Path) -> TokenData:
     try:
         meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
         dtype = np.dtype(meta["dtype"])
-        expected = {s: int(meta["splits"][s]["tokens"]) for s in ("train", "val")}
+        expected = {name: int(meta["splits"][name]["tokens"]) for name in SPLITS}
         sha = meta["tokenizer"]["sha256"]
     except (ValueError, KeyError, TypeError) as e:
         raise TinylmError(
@@ -65,16 +66,19 @@ def load_token_dir(path: Path) -> TokenData:
             f"{path / 'tokenizer.json'} does not match meta.json (SHA-256 differs): the token "
             "files were made with another tokenizer; run `tinylm tokenize` again."
         )
-    splits = {}
-    for name, tokens in expected.items():
-        size = (path / f"{name}.bin").stat().st_size
-        if size != tokens * dtype.itemsize:
-            raise TinylmError(
-                f"{path / (name + '.bin')} holds {size // dtype.itemsize} tokens but meta.json "
-                f"says {tokens}; run `tinylm tokenize` again."
-            )
-        splits[name] = np.memmap(path / f"{name}.bin", dtype=dtype, mode="r")
+    splits = {name: _open_split(path / f"{name}.bin", dtype, n) for name, n in expected.items()}
     return TokenData(path, meta, splits["train"], splits["val"])
+
+
+def _open_split(file: Path, dtype: np.dtype, tokens: int) -> np.ndarray:
+    """Memory-map one split's ids after checking the file's size against meta.json."""
+    size = file.stat().st_size
+    if size != tokens * dtype.itemsize:
+        raise TinylmError(
+            f"{file} holds {size // dtype.itemsize} tokens but meta.json "
+            f"says {tokens}; run `tinylm tokenize` again."
+        )
+    return np.memmap(file, dtype=dtype, mode="r")
 
 
 def shard(data: np.ndarray, rank: int, world: int) -> np.ndarray:

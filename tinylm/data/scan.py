@@ -1,0 +1,40 @@
+"""The first pass over a corpus: the size of each document, and the alphabet when it is needed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tinylm.data.corpus import ByteCallback, Source, iter_documents
+from tinylm.data.options import ReadOptions
+from tinylm.errors import TinylmError
+
+
+@dataclass(frozen=True)
+class CorpusScan:
+    """What the scan learned: UTF-8 bytes per document (in reading order) and the characters."""
+
+    sizes: list[int]
+    alphabet: set[str]  # empty unless asked for
+
+    @property
+    def documents(self) -> int:
+        """Documents that hold any text."""
+        return sum(1 for n in self.sizes if n > 0)
+
+
+def scan_corpus(
+    sources: list[Source], read: ReadOptions, on_bytes: ByteCallback, need_alphabet: bool
+) -> CorpusScan:
+    """Read the corpus once without holding it; refuse a corpus without text."""
+    sizes: list[int] = []
+    alphabet: set[str] = set()
+    for doc in iter_documents(sources, read, on_bytes):
+        n = 0
+        for text in doc:
+            n += len(text.encode("utf-8"))
+            if need_alphabet:  # 30x the cost of the byte count, and bpe/byte never use it
+                alphabet.update(text)
+        sizes.append(n)
+    if sum(sizes) == 0:
+        raise TinylmError("the corpus is empty: the inputs hold no text.")
+    return CorpusScan(sizes, alphabet)
