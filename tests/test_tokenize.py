@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -214,3 +216,14 @@ def test_bundled_corpus_is_the_default(tmp_path: Path) -> None:
     assert meta["sources"][0]["path"].endswith("shakespeare.txt")
     assert meta["sources"][0]["bytes"] == 1_033_527
     assert r.stderr == ""
+
+
+def test_options_import_light() -> None:
+    """The CLI reads its defaults from TokenizeOptions: importing it pulls in no heavy module."""
+    code = (
+        "import sys\n"
+        "import tinylm.data.options\n"
+        "print([m for m in ('torch', 'tokenizers', 'numpy') if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -126,3 +126,20 @@ def test_foreign_tokenizer_without_specials(tmp_path: Path) -> None:
     path = tmp_path / "foreign.json"
     Tokenizer(models.WordLevel({"a": 0, "[UNK]": 1}, unk_token="[UNK]")).save(str(path))
     _fails(tmp_path, [_text(tmp_path), "--tokenizer", str(path)], 1, "lacks tinylm's special")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [("val_fraction", 1.0, "between 0 and 1"), ("min_frequency", 0, "at least 1")],
+)
+def test_library_checks_options_for_direct_callers(
+    tmp_path: Path, field: str, value: float, needle: str
+) -> None:
+    from tinylm.data.options import TokenizeOptions
+    from tinylm.data.prepare import tokenize_corpus
+    from tinylm.errors import UsageError
+
+    opts = TokenizeOptions(**{field: value})
+    with pytest.raises(UsageError, match=needle):
+        tokenize_corpus([_text(tmp_path)], tmp_path / "out", opts)
+    assert not (tmp_path / "out").exists()
