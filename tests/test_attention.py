@@ -23,11 +23,10 @@ def _model(**kw) -> Transformer:
     return Transformer(ModelConfig(**{**TINY, **kw})).eval()
 
 
-@pytest.mark.parametrize("pos", ["learned", "rope"])
-def test_maps_are_distributions_causal_only_below_the_diagonal(pos: str) -> None:
+def test_maps_are_distributions_causal_only_below_the_diagonal() -> None:
     T = len(IDS)
     for objective in ("causal", "masked"):
-        maps = attention_maps(_model(objective=objective, pos=pos), IDS)
+        maps = attention_maps(_model(objective=objective), IDS)
         assert maps.shape == (2, 2, T, T) and maps.dtype == torch.float32
         assert torch.allclose(maps.sum(-1), torch.ones(2, 2, T), atol=1e-5)
         above = torch.ones(T, T, dtype=torch.bool).triu(1)
@@ -38,9 +37,8 @@ def test_maps_are_distributions_causal_only_below_the_diagonal(pos: str) -> None
 
 
 @pytest.mark.parametrize("objective", ["causal", "masked"])
-@pytest.mark.parametrize("pos", ["learned", "rope"])
-def test_maps_reproduce_each_layers_attention_output(objective: str, pos: str) -> None:
-    model = _model(objective=objective, pos=pos)
+def test_maps_reproduce_each_layers_attention_output(objective: str) -> None:
+    model = _model(objective=objective)
     seen: list[tuple[torch.Tensor, torch.Tensor]] = []  # (input x, output) of every attention
     for blk in model.blocks:
         blk.attn.register_forward_hook(lambda m, args, out: seen.append((args[0], out)))

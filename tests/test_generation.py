@@ -76,15 +76,14 @@ def test_greedy_and_temperature_choice() -> None:
     assert draws == {1}
 
 
-def _model(pos: str = "rope", block: int = 16) -> Transformer:
+def _model(block: int = 16) -> Transformer:
     torch.manual_seed(0)
-    cfg = ModelConfig(vocab_size=40, block_size=block, n_layer=2, n_head=2, d_model=16, pos=pos)
+    cfg = ModelConfig(vocab_size=40, block_size=block, n_layer=2, n_head=2, d_model=16)
     return Transformer(cfg).eval()
 
 
-@pytest.mark.parametrize("pos", ["rope", "learned"])
-def test_kv_cache_equals_no_cache_greedy_past_the_block(pos: str) -> None:
-    model = _model(pos)
+def test_kv_cache_equals_no_cache_greedy_past_the_block() -> None:
+    model = _model()
     cfg = SamplingConfig(max_new_tokens=40, temperature=0, stop_at_eos=False)  # 2.5 blocks
     prompt = [7, 8, 9, 10, 11]
     cached = list(generate(model, prompt, cfg, use_cache=True))
@@ -106,22 +105,11 @@ def test_kv_cache_logits_match_full_forward() -> None:
         model(ids[:, :2], cache=cache)
 
 
-@pytest.mark.parametrize(
-    "arch",
-    [
-        dict(pos="rope"),
-        dict(pos="learned"),
-        dict(norm="rmsnorm", mlp="swiglu"),
-        dict(pos="learned", norm="rmsnorm", mlp="swiglu"),
-    ],
-)
 @pytest.mark.parametrize("fold", [True, False])
-def test_fast_decoder_matches_the_modules(
-    arch: dict, fold: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_fast_decoder_matches_the_modules(fold: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(decode, "FOLD_MAX_WIDTH", 1024 if fold else 0)  # both RoPE paths
     torch.manual_seed(1)
-    cfg = ModelConfig(vocab_size=40, block_size=16, n_layer=2, n_head=2, d_model=16, **arch)
+    cfg = ModelConfig(vocab_size=40, block_size=16, n_layer=2, n_head=2, d_model=16)
     model = Transformer(cfg).eval()
     for p in model.parameters():  # beyond the init's tiny weights, so differences would show
         p.data.normal_(0, 0.3)

@@ -1,13 +1,19 @@
-"""The model module: causality, attention against a naive reference, init, shapes, config."""
+"""The model module: causality, attention against a naive reference, init, shapes, config,
+and the configs of older checkpoints."""
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import run_cli
 
+from tinylm.checkpoint import load_checkpoint
 from tinylm.model import ModelConfig, Transformer, apply_rope
 
 TINY = dict(vocab_size=50, block_size=16, n_layer=2, n_head=2, d_model=16)
@@ -18,13 +24,12 @@ def _model(**kw) -> Transformer:
     return Transformer(ModelConfig(**{**TINY, **kw})).eval()
 
 
-@pytest.mark.parametrize("pos", ["learned", "rope"])
-def test_causal_mode_never_sees_the_future_and_masked_mode_does(pos: str) -> None:
+def test_causal_mode_never_sees_the_future_and_masked_mode_does() -> None:
     idx = torch.randint(5, 50, (2, 12), generator=torch.Generator().manual_seed(1))
     changed = idx.clone()
     changed[:, 7] = (changed[:, 7] + 1 - 5) % 45 + 5  # change token t + 1 = 7
     for objective in ("causal", "masked"):
-        model = _model(objective=objective, pos=pos)
+        model = _model(objective=objective)
         with torch.no_grad():
             a, b = model(idx), model(changed)
         assert a.shape == (2, 12, 50)
@@ -35,14 +40,13 @@ def test_causal_mode_never_sees_the_future_and_masked_mode_does(pos: str) -> Non
             assert not torch.allclose(a[:, :7], b[:, :7])  # every position sees the change
 
 
-def _naive_attention(attn, x: torch.Tensor, causal: bool, rope=None) -> torch.Tensor:
+def _naive_attention(attn, x: torch.Tensor, causal: bool, rope) -> torch.Tensor:
     """Attention written out by hand: softmax(q k^T / sqrt(d)) v, with an explicit mask."""
     B, T, C = x.shape
     H = attn.n_head
     q, k, v = attn.qkv(x).split(C, dim=2)
     q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))
-    if rope is not None:
-        q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+    q, k = apply_rope(q, *rope), apply_rope(k, *rope)
     scores = q @ k.transpose(-2, -1) / math.sqrt(C // H)
     if causal:
         scores = scores.masked_fill(torch.ones(T, T).triu(1).bool(), float("-inf"))
@@ -51,12 +55,11 @@ def _naive_attention(attn, x: torch.Tensor, causal: bool, rope=None) -> torch.Te
 
 
 @pytest.mark.parametrize("objective", ["causal", "masked"])
-@pytest.mark.parametrize("pos", ["learned", "rope"])
-def test_sdpa_equals_naive_attention(objective: str, pos: str) -> None:
-    model = _model(objective=objective, pos=pos)
+def test_sdpa_equals_naive_attention(objective: str) -> None:
+    model = _model(objective=objective)
     attn = model.blocks[0].attn
     x = torch.randn(3, 10, 16)
-    rope = (model.rope_cos[:10], model.rope_sin[:10]) if pos == "rope" else None
+    rope = (model.rope_cos[:10], model.rope_sin[:10])
     with torch.no_grad():
         got = attn(x, rope)
         want = _naive_attention(attn, x, objective == "causal", rope)
@@ -64,13 +67,10 @@ def test_sdpa_equals_naive_attention(objective: str, pos: str) -> None:
 
 
 def test_exact_parameter_count() -> None:
-    V, T, L, C, F_ = 50, 16, 2, 16, 64
+    V, L, C, F_ = 50, 2, 16, 64
     per_block = 2 * C + 3 * C * C + C * C + C * F_ + F_ * C  # 2 norms, qkv, proj, fc, proj
-    want = V * C + T * C + L * per_block + C  # tied head adds nothing; final norm
-    assert _model(pos="learned").num_params() == want == 7_280
-    assert _model(pos="rope").num_params() == want - T * C  # rotary positions have no weights
-    swiglu = _model(mlp="swiglu", norm="rmsnorm", pos="rope")
-    assert swiglu.num_params() == V * C + L * (2 * C + 4 * C * C + 3 * C * F_) + C
+    want = V * C + L * per_block + C  # tied head and rotary positions add nothing; final norm
+    assert _model().num_params() == want == 7_024
 
 
 def test_head_is_tied_and_there_are_no_biases() -> None:
@@ -111,3 +111,50 @@ def test_config_validates_and_round_trips() -> None:
         ModelConfig.from_dict({**TINY, "colour": "red"})
     with pytest.raises(ValueError, match="exceeds block_size"):
         _model()(torch.zeros(1, 17, dtype=torch.long))
+
+
+# what older tinylm saved for the options it dropped (bench/arch_variants.py keeps the variants)
+OLD_FIELDS = dict(norm="layernorm", mlp="gelu", pos="rope", d_ff=0, rope_base=10000.0)
+
+
+def _old_checkpoint(src: Path, dst: Path, **fields) -> Path:
+    """A copy of checkpoint `src` whose config.json carries the fields older tinylm saved."""
+    shutil.copytree(src, dst)
+    raw = json.loads((dst / "config.json").read_text())
+    raw["model"].update({**OLD_FIELDS, **fields})
+    (dst / "config.json").write_text(json.dumps(raw, indent=2))
+    return dst
+
+
+def test_old_checkpoints_with_the_removed_fields_at_defaults_load(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    src = runs["causal"] / "best"
+    new = load_checkpoint(src)
+    idx = torch.randint(5, new.config.vocab_size, (2, new.config.block_size))
+    with torch.no_grad():
+        want = new.model.eval()(idx)
+        for i, fields in enumerate(({}, {"d_ff": 4 * new.config.d_model})):  # 0 or written out
+            old = load_checkpoint(_old_checkpoint(src, tmp_path / str(i), **fields))
+            assert old.config == new.config
+            assert torch.equal(old.model.eval()(idx), want)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("norm", "rmsnorm"), ("mlp", "swiglu"), ("pos", "learned"), ("d_ff", 344), ("rope_base", 5e5)],
+)
+def test_a_removed_architecture_is_refused_in_one_line(
+    runs: dict[str, Path], tmp_path: Path, field: str, value: object
+) -> None:
+    ckpt = _old_checkpoint(runs["causal"] / "best", tmp_path / "old", **{field: value})
+    r = run_cli("generate", str(ckpt), "-p", "x", "-n", "2")
+    assert r.exit_code == 1 and "Traceback" not in r.output and r.stdout == ""
+    assert f"tinylm no longer builds {field}={value!r}" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_config_keys_stay_an_error(runs: dict[str, Path], tmp_path: Path) -> None:
+    ckpt = _old_checkpoint(runs["causal"] / "best", tmp_path / "old", colour="red")
+    r = run_cli("generate", str(ckpt), "-p", "x", "-n", "2")
+    assert r.exit_code == 1 and "unknown model config keys: colour" in r.stderr

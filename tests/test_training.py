@@ -60,9 +60,6 @@ def test_save_load_reproduces_logits_exactly(tmp_path: Path, token_dir: Path) ->
             n_head=2,
             d_model=16,
             objective="masked",
-            pos="rope",
-            norm="rmsnorm",
-            mlp="swiglu",
         )
     )
     save_checkpoint(tmp_path / "ckpt", model, token_dir / "tokenizer.json")

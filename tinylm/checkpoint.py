@@ -20,10 +20,18 @@ from tinylm import __version__
 from tinylm.atomic import atomic_dir
 from tinylm.data.tokenizer import file_sha256
 from tinylm.errors import TinylmError, first_line
-from tinylm.model import ModelConfig, Transformer
+from tinylm.model import ROPE_BASE, ModelConfig, Transformer
 
 FORMAT_VERSION = 1
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+# model fields that older checkpoints saved, with the only values tinylm still builds
+REMOVED_FIELDS = {
+    "norm": "layernorm",
+    "mlp": "gelu",
+    "pos": "rope",
+    "d_ff": 0,  # 0 meant 4 * d_model, which is also accepted written out
+    "rope_base": ROPE_BASE,
+}
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -87,7 +95,7 @@ def read_config(path: Path) -> ModelConfig:
         raw = json.loads((path / "config.json").read_text(encoding="utf-8"))
         if raw.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"format_version {raw.get('format_version')!r}")
-        cfg = ModelConfig.from_dict(raw["model"])
+        cfg = ModelConfig.from_dict(_drop_removed_fields(raw["model"], path))
         sha = raw["tokenizer_sha256"]
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise TinylmError(f"{path / 'config.json'} is corrupt or unsupported ({e}).") from e
@@ -96,6 +104,21 @@ def read_config(path: Path) -> ModelConfig:
             f"{path / 'tokenizer.json'} does not match the tokenizer this model was trained with."
         )
     return cfg
+
+
+def _drop_removed_fields(model: dict, path: Path) -> dict:
+    """The model fields without those tinylm removed; a value it no longer builds is refused."""
+    kept = {k: v for k, v in model.items() if k not in REMOVED_FIELDS}
+    for name, only in REMOVED_FIELDS.items():
+        value = model.get(name, only)
+        if name == "d_ff" and value == 4 * kept.get("d_model", ModelConfig.d_model):
+            continue
+        if value != only:
+            raise TinylmError(
+                f"{path / 'config.json'}: tinylm no longer builds {name}={value!r} "
+                f"(only {name}={only!r})."
+            )
+    return kept
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> Checkpoint:

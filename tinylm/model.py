@@ -14,58 +14,42 @@ import torch.nn.functional as F
 from torch import nn
 
 OBJECTIVES = ("causal", "masked")
-NORMS = ("layernorm", "rmsnorm")
-MLPS = ("gelu", "swiglu")
-POSITIONS = ("learned", "rope")
+# RoPE's base period (Su et al. 2021), the same for every model: not a config field
+ROPE_BASE = 10000.0
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The whole description of an architecture; saved as JSON beside the weights."""
+    """The whole description of an architecture; saved as JSON beside the weights.
+
+    The blocks are fixed: LayerNorm (no bias), a GELU MLP of width 4 * d_model, rotary positions,
+    chosen by validation loss per CPU second (bench/arch_bench.py): rope beat learned positions
+    on two seeds; RMSNorm and SwiGLU did not pay for their cost at this size.
+    """
 
     vocab_size: int
     block_size: int = 128
     n_layer: int = 4
     n_head: int = 4
     d_model: int = 128
-    d_ff: int = 0  # MLP width; 0 means 4 * d_model
     dropout: float = 0.0
     objective: str = "causal"
-    # chosen by validation loss per CPU second (bench/arch_bench.py): rope beat learned positions
-    # on two seeds; RMSNorm and SwiGLU did not pay for their cost at this size
-    norm: str = "layernorm"
-    mlp: str = "gelu"
-    pos: str = "rope"
-    rope_base: float = 10000.0
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.d_ff < 0:
-            raise ValueError(f"d_ff must be >= 0 (0 = 4 * d_model), got {self.d_ff}")
         if self.d_model % self.n_head:
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_head ({self.n_head})"
             )
-        if self.pos == "rope" and (self.d_model // self.n_head) % 2:
+        if (self.d_model // self.n_head) % 2:
             raise ValueError(f"rope needs an even head width, got {self.d_model // self.n_head}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        for name, allowed in (
-            ("objective", OBJECTIVES),
-            ("norm", NORMS),
-            ("mlp", MLPS),
-            ("pos", POSITIONS),
-        ):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-
-    @property
-    def ff_width(self) -> int:
-        """The MLP's hidden width."""
-        return self.d_ff or 4 * self.d_model
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
 
     @property
     def causal(self) -> bool:
@@ -86,20 +70,14 @@ class ModelConfig:
         return cls(**d)
 
 
-def _norm(cfg: ModelConfig) -> nn.Module:
-    if cfg.norm == "rmsnorm":
-        return nn.RMSNorm(cfg.d_model, eps=1e-6)
-    return nn.LayerNorm(cfg.d_model, bias=False)
-
-
-def rope_tables(head_dim: int, length: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
+def rope_tables(head_dim: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Rotary tables (length, head_dim): cos twice, and sin with the first half negated.
 
     With them a rotation of channel pairs (i, i + D/2) is x * cos + roll(x, D/2) * sin: three
     ops instead of eight, which is most of a one-token decoding step's RoPE cost. Real-valued,
     so MPS can run it.
     """
-    inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
+    inv_freq = ROPE_BASE ** (-torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
     angles = torch.outer(torch.arange(length, dtype=torch.float32), inv_freq)
     cos, sin = angles.cos(), angles.sin()
     return torch.cat((cos, cos), dim=-1), torch.cat((-sin, sin), dim=-1)
@@ -111,7 +89,7 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return out if out.dtype == x.dtype else out.to(x.dtype)  # fp32 tables under autocast
 
 
-Rope = tuple[torch.Tensor, torch.Tensor] | None
+Rope = tuple[torch.Tensor, torch.Tensor]  # cos and sin rows (T, head_dim) of the positions
 
 
 class KVCache:
@@ -149,8 +127,6 @@ class Attention(nn.Module):
         """Queries, keys (rotated) and values, each (B, H, T, C / H)."""
         B, T, C = x.shape
         qkv = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head).permute(2, 0, 3, 1, 4)
-        if rope is None:
-            return tuple(qkv)
         q, k = apply_rope(qkv[:2], *rope)  # q and k rotate together: half the ops of two calls
         return q, k, qkv[2]
 
@@ -178,20 +154,15 @@ class Attention(nn.Module):
 
 
 class MLP(nn.Module):
-    """GELU MLP, or SwiGLU (a gated unit: silu(x W) * (x V))."""
+    """GELU MLP of width 4 * d_model."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        self.gated = cfg.mlp == "swiglu"
-        self.fc = nn.Linear(cfg.d_model, cfg.ff_width * (2 if self.gated else 1), bias=False)
-        self.proj = nn.Linear(cfg.ff_width, cfg.d_model, bias=False)
+        self.fc = nn.Linear(cfg.d_model, 4 * cfg.d_model, bias=False)
+        self.proj = nn.Linear(4 * cfg.d_model, cfg.d_model, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.fc(x)
-        if self.gated:
-            a, b = h.chunk(2, dim=-1)
-            return self.proj(F.silu(a) * b)
-        return self.proj(F.gelu(h))
+        return self.proj(F.gelu(self.fc(x)))
 
 
 class Block(nn.Module):
@@ -199,9 +170,9 @@ class Block(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        self.norm1 = _norm(cfg)
+        self.norm1 = nn.LayerNorm(cfg.d_model, bias=False)
         self.attn = Attention(cfg)
-        self.norm2 = _norm(cfg)
+        self.norm2 = nn.LayerNorm(cfg.d_model, bias=False)
         self.mlp = MLP(cfg)
         self.drop = nn.Dropout(cfg.dropout)
 
@@ -217,14 +188,12 @@ class Transformer(nn.Module):
         super().__init__()
         self.config = cfg
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
-        self.pos_emb = nn.Embedding(cfg.block_size, cfg.d_model) if cfg.pos == "learned" else None
-        if cfg.pos == "rope":
-            cos, sin = rope_tables(cfg.d_model // cfg.n_head, cfg.block_size, cfg.rope_base)
-            self.register_buffer("rope_cos", cos, persistent=False)
-            self.register_buffer("rope_sin", sin, persistent=False)
+        cos, sin = rope_tables(cfg.d_model // cfg.n_head, cfg.block_size)
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
-        self.norm_f = _norm(cfg)
+        self.norm_f = nn.LayerNorm(cfg.d_model, bias=False)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.head.weight = self.tok_emb.weight  # tied: one matrix reads and writes tokens
         self.apply(self._init)
@@ -257,13 +226,8 @@ class Transformer(nn.Module):
             raise ValueError(
                 f"sequence length {start + T} exceeds block_size {self.config.block_size}"
             )
-        x = self.tok_emb(idx)
-        rope = None
-        if self.pos_emb is not None:
-            x = x + self.pos_emb(torch.arange(start, start + T, device=idx.device))
-        else:
-            rope = (self.rope_cos[start : start + T], self.rope_sin[start : start + T])
-        x = self.drop(x)
+        rope = (self.rope_cos[start : start + T], self.rope_sin[start : start + T])
+        x = self.drop(self.tok_emb(idx))
         for i, block in enumerate(self.blocks):
             x = block(x, rope, cache, i)
         if cache is not None:

@@ -31,13 +31,10 @@ class Decoder:
         self.config = cfg
         C, H = cfg.d_model, cfg.n_head
         D = C // H
-        self.rope = cfg.pos == "rope"
         # extra rows save a roll op (~10 us) but are read every step: worth it while small
-        self.fold = self.rope and C <= FOLD_MAX_WIDTH
+        self.fold = C <= FOLD_MAX_WIDTH
         self.emb = model.tok_emb.weight.detach()
-        self.pos_emb = None if model.pos_emb is None else model.pos_emb.weight.detach()
-        if self.rope:
-            self.cos, self.sin = model.rope_cos, model.rope_sin
+        self.cos, self.sin = model.rope_cos, model.rope_sin
         self.norm_f = self._norm(model.norm_f)
         self.layers = []
         for block in model.blocks:
@@ -54,15 +51,12 @@ class Decoder:
                     self._norm(block.norm2),
                     block.mlp.fc.weight.detach().t().contiguous(),
                     block.mlp.proj.weight.detach().t().contiguous(),
-                    block.mlp.gated,
                 )
             )
 
     @staticmethod
-    def _norm(module: torch.nn.Module):  # noqa: ANN205
+    def _norm(module: torch.nn.LayerNorm):  # noqa: ANN205
         w = module.weight.detach()
-        if isinstance(module, torch.nn.RMSNorm):
-            return lambda x: F.rms_norm(x, w.shape, w, module.eps)
         return lambda x: F.layer_norm(x, w.shape, w, None, module.eps)
 
     @torch.inference_mode()
@@ -74,26 +68,17 @@ class Decoder:
         C, H = self.config.d_model, self.config.n_head
         D = C // H
         x = self.emb[token].view(1, C)
-        if self.pos_emb is not None:
-            x = x + self.pos_emb[pos]
-        for i, (norm1, w_qkv, w_o, norm2, w_fc, w_proj, gated) in enumerate(self.layers):
+        for i, (norm1, w_qkv, w_o, norm2, w_fc, w_proj) in enumerate(self.layers):
             y = norm1(x) @ w_qkv  # (1, 3C), or (1, 5C) with the rolled q and k rows
             qk = y[0, : 2 * C].view(2, H, D)
-            if self.rope:
-                rolled = y[0, 3 * C :].view(2, H, D) if self.fold else qk.roll(D // 2, dims=-1)
-                qk = torch.addcmul(qk * self.cos[pos], rolled, self.sin[pos])
+            rolled = y[0, 3 * C :].view(2, H, D) if self.fold else qk.roll(D // 2, dims=-1)
+            qk = torch.addcmul(qk * self.cos[pos], rolled, self.sin[pos])
             keys, values = cache.k[i][0], cache.v[i][0]  # (H, capacity, D)
             keys[:, pos] = qk[1]
             values[:, pos] = y[0, 2 * C : 3 * C].view(H, D)
             scores = qk[0].unsqueeze(1) @ keys[:, : pos + 1].transpose(1, 2)  # (H, 1, T)
             out = scores.softmax(-1) @ values[:, : pos + 1]  # (H, 1, D)
             x = torch.addmm(x, out.view(1, C), w_o)
-            h = norm2(x) @ w_fc
-            if gated:
-                a, b = h.chunk(2, dim=-1)
-                h = F.silu(a) * b
-            else:
-                h = F.gelu(h)
-            x = torch.addmm(x, h, w_proj)
+            x = torch.addmm(x, F.gelu(norm2(x) @ w_fc), w_proj)
         cache.pos += 1
         return (self.norm_f(x) @ self.emb.t())[0]
