@@ -3,25 +3,28 @@
     python bench/arch_bench.py [--budget 90] [--repeats 1]
 
 The same causal model size (4 layers, 4 heads, width 128, context 64), the same recipe (Muon +
-AdamW, batch 64), the same data; only norm / MLP / positions change. Runs are interleaved.
+AdamW, batch 64), the same data; only norm / MLP / positions change (their blocks are in
+bench/arch_variants.py). Runs are interleaved.
 """
 
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 import torch
+from arch_variants import Variant, build
 from common import NANOGPT, full_val_loss, shakespeare_chars, timed_run
 
-from tinylm.model import ModelConfig, Transformer
+from tinylm.model import ModelConfig
 from tinylm.train.config import TrainConfig
 
-VARIANTS = {
-    "layernorm+gelu+learned": dict(norm="layernorm", mlp="gelu", pos="learned"),
-    "rmsnorm+gelu+learned": dict(norm="rmsnorm", mlp="gelu", pos="learned"),
-    "layernorm+gelu+rope": dict(norm="layernorm", mlp="gelu", pos="rope"),
-    "rmsnorm+gelu+rope": dict(norm="rmsnorm", mlp="gelu", pos="rope"),
-    "rmsnorm+swiglu+rope": dict(norm="rmsnorm", mlp="swiglu", pos="rope", d_ff=344),
+VARIANTS = {  # the blocks other than tinylm's own (layernorm+gelu+rope) live in arch_variants.py
+    "layernorm+gelu+learned": Variant(norm="layernorm", mlp="gelu", pos="learned"),
+    "rmsnorm+gelu+learned": Variant(norm="rmsnorm", mlp="gelu", pos="learned"),
+    "layernorm+gelu+rope": Variant(norm="layernorm", mlp="gelu", pos="rope"),
+    "rmsnorm+gelu+rope": Variant(norm="rmsnorm", mlp="gelu", pos="rope"),
+    "rmsnorm+swiglu+rope": Variant(norm="rmsnorm", mlp="swiglu", pos="rope", d_ff=344),
 }
 
 
@@ -34,14 +37,19 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     data = shakespeare_chars()
+    cfg = ModelConfig(vocab_size=data.vocab_size, **NANOGPT)
     results: dict[str, list] = {k: [] for k in args.variants}
     for _ in range(args.repeats):
         for name in args.variants:
-            arch = VARIANTS[name]
-            cfg = ModelConfig(vocab_size=data.vocab_size, **NANOGPT, **arch)
-            tcfg = TrainConfig(max_steps=10**9)
             run = timed_run(
-                cfg, tcfg, data, args.budget, [], lambda m: full_val_loss(m, data), seed=args.seed
+                cfg,
+                TrainConfig(max_steps=10**9),
+                data,
+                args.budget,
+                [],
+                lambda m: full_val_loss(m, data),
+                seed=args.seed,
+                build=partial(build, variant=VARIANTS[name]),
             )
             results[name].append((run["at"][args.budget][0], run["steps"] / run["seconds"]))
             print(
@@ -54,9 +62,7 @@ def main() -> None:
     )
     base = max(r[1] for r in next(iter(results.values())))
     for name, rs in results.items():
-        params = Transformer(
-            ModelConfig(vocab_size=data.vocab_size, **NANOGPT, **VARIANTS[name])
-        ).num_params()
+        params = build(cfg, VARIANTS[name]).num_params()
         best = min(r[0] for r in rs)
         speed = max(r[1] for r in rs)
         print(

@@ -59,10 +59,14 @@ def timed_run(
     metric: Callable[[Transformer], float],
     stop_below: float | None = None,
     seed: int = 0,
+    build: Callable[[ModelConfig], Transformer] = Transformer,
 ) -> dict:
-    """Train with tinylm's own step for `budget` s of training time; measure at `checkpoints`."""
+    """Train with tinylm's own step for `budget` s of training time; measure at `checkpoints`.
+
+    `build` makes the model from `cfg`: tinylm's Transformer, or an arch_variants.build variant.
+    """
     torch.manual_seed(seed)
-    model = Transformer(cfg)
+    model = build(cfg)
     work = Path(tempfile.mkdtemp(prefix="tinylm-run-"))
     trainer = Trainer(model, tcfg, data, pick_runtime(torch.device("cpu")), work, lambda e: None)
     model.train()
