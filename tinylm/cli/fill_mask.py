@@ -78,10 +78,11 @@ def fill_mask(
     from tinylm.device import pick_device
     from tinylm.infer.fill_mask import encode_masked, target_ids
     from tinylm.infer.fill_mask import fill_mask as fill
-    from tinylm.infer.loading import load_for_inference, read_prompt_bytes
+    from tinylm.infer.loading import load_for_inference
 
     if (text is None) == (input_file is None):
         raise UsageError("give TEXT or --input-file (one of them).")
+    lines = [text] if input_file is None else _read_lines(input_file)
     dev, _ = pick_device(device)
     ckpt, tok = load_for_inference(run, checkpoint, dev)
     if ckpt.config.causal:
@@ -96,11 +97,6 @@ def fill_mask(
         allowed, warnings = target_ids(tok, [t for t in targets.split(",") if t])
         for w in warnings:
             click.echo(f"Warning: {w}", err=True)
-    if input_file is None:
-        lines = [text]
-    else:
-        raw = sys.stdin.buffer.read() if str(input_file) == "-" else _read(input_file)
-        lines = [ln for ln in read_prompt_bytes(raw, str(input_file)).split("\n") if ln.strip()]
     for n, line in enumerate(lines, 1):
         try:
             # a causal model reads the text after a start-of-document token
@@ -111,10 +107,17 @@ def fill_mask(
         _show(tok, ids, results, as_json, input_file is not None, ckpt.config.causal)
 
 
-def _read(path: Path) -> bytes:
-    if not path.is_file():
+def _read_lines(path: Path) -> list[str]:
+    """The non-blank lines of --input-file ('-': stdin)."""
+    from tinylm.infer.loading import read_prompt_bytes
+
+    if str(path) == "-":
+        raw = sys.stdin.buffer.read()
+    elif path.is_file():
+        raw = path.read_bytes()
+    else:
         raise UsageError(f"input file {path} does not exist.")
-    return path.read_bytes()
+    return [ln for ln in read_prompt_bytes(raw, str(path)).split("\n") if ln.strip()]
 
 
 def _show(tok, ids: list[int], results, as_json: bool, batch: bool, simulated: bool) -> None:  # noqa: ANN001
