@@ -23,6 +23,8 @@ from tinylm.errors import TinylmError, first_line
 from tinylm.model import ROPE_BASE, ModelConfig, Transformer
 
 FORMAT_VERSION = 1
+TIED = ("tok_emb.weight", "head.weight")  # one matrix, two names
+MAX_HEADER_BYTES = 4 * 2**20  # a safetensors header lists tensors: KBs for any tinylm model
 MODEL_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 # model fields that older checkpoints saved, with the only values tinylm still builds
 REMOVED_FIELDS = {
@@ -121,9 +123,53 @@ def _drop_removed_fields(model: dict, path: Path) -> dict:
     return kept
 
 
+def _header_shapes(weights: Path) -> dict[str, list[int]]:
+    """Tensor names and shapes from a safetensors header, read without loading any tensor."""
+    try:
+        with open(weights, "rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            if not 2 <= size <= min(MAX_HEADER_BYTES, weights.stat().st_size - 8):
+                raise ValueError(f"a header of {size} bytes")
+            header = json.loads(f.read(size))
+        return {k: list(v["shape"]) for k, v in header.items() if k != "__metadata__"}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise TinylmError(f"{weights} is corrupt ({first_line(e)}).") from e
+
+
+def check_weights_fit(path: Path, cfg: ModelConfig) -> None:
+    """The safetensors header must list exactly the tensors cfg builds: checked before building.
+
+    A crafted config.json could otherwise ask for a model of any size; the weights file cannot
+    lie about its own tensors, so nothing is allocated until the two agree.
+    """
+    shapes = _header_shapes(path / "model.safetensors")
+    layers = {k.split(".")[1] for k in shapes if k.startswith("blocks.")}
+    # the tied embedding is stored once, under either of its two names
+    found = (shapes.get("head.weight", shapes.get("tok_emb.weight")), len(layers))
+    if found != ([cfg.vocab_size, cfg.d_model], cfg.n_layer):
+        raise TinylmError(
+            f"{path / 'model.safetensors'} does not fit its config.json (the weights hold "
+            f"{found[1]} layers and an embedding of {found[0]}; the config asks for "
+            f"{cfg.n_layer} layers and [{cfg.vocab_size}, {cfg.d_model}])."
+        )
+    with torch.device("meta"):  # shapes only: no memory
+        expected = {k: list(v.shape) for k, v in Transformer(cfg).state_dict().items()}
+    tied = "head.weight" if "head.weight" in shapes else "tok_emb.weight"
+    expected = {k: v for k, v in expected.items() if k not in TIED or k == tied}
+    if expected != shapes:
+        diff = sorted(set(expected) ^ set(shapes)) or sorted(
+            k for k in expected if expected[k] != shapes[k]
+        )
+        raise TinylmError(
+            f"{path / 'model.safetensors'} does not fit its config.json (first difference: "
+            f"{diff[0]})."
+        )
+
+
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> Checkpoint:
     """Rebuild the exact model of a checkpoint directory; loading is strict."""
     cfg = read_config(path)
+    check_weights_fit(path, cfg)
     model = Transformer(cfg)
     try:
         missing, unexpected = load_model(model, str(path / "model.safetensors"), strict=False)

@@ -13,7 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-OBJECTIVES = ("causal", "masked")
+OBJECTIVES = ("causal", "masked", "diffusion")  # masked and diffusion are both bidirectional
+# Sanity bounds, checked before anything is allocated: a crafted config must not ask for terabytes
+MAX_BLOCK_SIZE = 65536
+MAX_PARAMS = 2_000_000_000
 # RoPE's base period (Su et al. 2021), the same for every model: not a config field
 ROPE_BASE = 10000.0
 
@@ -50,6 +53,20 @@ class ModelConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.block_size > MAX_BLOCK_SIZE:
+            raise ValueError(f"block_size must be at most {MAX_BLOCK_SIZE}, got {self.block_size}")
+        if self.param_count > MAX_PARAMS:
+            raise ValueError(
+                f"this shape has {self.param_count:,} parameters, over tinylm's limit of "
+                f"{MAX_PARAMS:,}"
+            )
+
+    @property
+    def param_count(self) -> int:
+        """Parameters of the model this config builds, computed without building it."""
+        C = self.d_model
+        per_block = 2 * C + 3 * C * C + C * C + 2 * 4 * C * C  # norms, qkv, proj, MLP in and out
+        return self.vocab_size * C + self.n_layer * per_block + C  # tied head; final norm
 
     @property
     def causal(self) -> bool:
