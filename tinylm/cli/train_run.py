@@ -1,89 +1,160 @@
-"""The body of `tinylm train` (CLI layer): resolve options, set up the run, train, render."""
+"""The body of `tinylm train` (CLI layer): a request -> a new or resumed run -> train -> render."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from rich.console import Console
 
 from tinylm.cli.render import TrainReporter, stderr_console, train_summary
+from tinylm.cli.train_request import TrainRequest
 from tinylm.data.corpus import bundled_corpus
-from tinylm.data.prepare import TokenizeOptions
 from tinylm.data.tokenizer import file_sha256
-from tinylm.data.tokens import is_token_dir, load_token_dir
-from tinylm.device import pick_device, pick_runtime
-from tinylm.errors import TinylmError, UsageError
+from tinylm.data.tokens import TokenData, is_token_dir, load_token_dir
+from tinylm.device import Runtime, pick_device, pick_runtime
+from tinylm.errors import TinylmError
 from tinylm.model import Transformer
-from tinylm.train.config import BATCH_SIZES, DEFAULT_TIME, MaskingConfig, TrainConfig
+from tinylm.train.config import TrainConfig
 from tinylm.train.setup import (
     build_model_config,
-    check_fits,
     default_out,
     init_weights,
     load_data,
     load_resume,
-    parse_duration,
     prepare_out,
     write_run_info,
 )
 from tinylm.train.trainer import Trainer
 
-SHAPE_OPTIONS = ("n_layer", "n_head", "d_model", "block_size", "dropout")
+
+class StopFlag:
+    """Ctrl-C / SIGTERM once: finish the step, save, stop. Twice: stop at once."""
+
+    def __init__(self) -> None:
+        self.asked = False
+
+    def __call__(self) -> bool:
+        return self.asked
+
+    def install(self) -> None:
+        def handler(signum, frame):  # noqa: ANN001 - signal's signature
+            if self.asked:
+                raise KeyboardInterrupt
+            self.asked = True
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
 
 
-def _masking(opts: dict) -> MaskingConfig:
+def _distributed() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+@dataclass(frozen=True)
+class Session:
+    """This process's part in a run: its rank, what it trains on, where it reports."""
+
+    rank: int
+    world: int
+    runtime: Runtime
+    why: str  # why this device: shown in the banner
+    console: Console
+    stop: StopFlag  # asked by the trainer each step; rank 0 installs the signal handlers
+    quiet: bool
+
+
+def run_training(request: TrainRequest) -> None:
+    """Everything `tinylm train` does after option parsing."""
+    rank, world, local_rank = _distributed()
+    device, why = pick_device(request.device)
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", local_rank)
+    runtime = pick_runtime(device, request.precision, request.compile)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if world > 1:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    quiet = request.quiet or rank != 0
+    session = Session(rank, world, runtime, why, stderr_console(), StopFlag(), quiet)
     try:
-        shares = [float(x) for x in opts["mask_replace"].split(",")]
-        if len(shares) != 3 or abs(sum(shares) - 1.0) > 1e-6:
-            raise ValueError
-    except ValueError:
-        raise UsageError(
-            f"--mask-replace {opts['mask_replace']!r} must be three shares that sum to 1, "
-            "e.g. 0.8,0.1,0.1."
-        ) from None
-    try:
-        return MaskingConfig(rate=opts["mask_rate"], p_mask=shares[0], p_random=shares[1])
-    except ValueError as e:
-        raise UsageError(f"--mask-rate: {e}.") from e
+        _run(request, session)
+    finally:
+        if world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
 
 
-def _budget(opts: dict, default_time: bool) -> dict:
-    budget = {
-        "time_limit": parse_duration(opts["time_"]) if opts["time_"] else None,
-        "max_steps": opts["max_steps"],
-        "max_tokens": opts["max_tokens"],
-    }
-    for name in ("max_steps", "max_tokens"):
-        if budget[name] is not None and budget[name] < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1.")
-    if default_time and all(v is None for v in budget.values()):
-        budget["time_limit"] = DEFAULT_TIME
-    return budget
+def _run(request: TrainRequest, s: Session) -> None:
+    """Set up the run, train until the budget is spent or a stop is asked for, show the end."""
+    trainer = _resume(request.resume, request.budget, s) if request.resume else _start(request, s)
+    if not s.quiet:
+        _banner(s, trainer, resumed=request.resume is not None)
+    if s.rank == 0:
+        s.stop.install()
+    with TrainReporter(s.console, s.quiet) as reporter:
+        trainer.report = reporter
+        result = trainer.run()
+    if s.quiet:
+        return
+    out = trainer.out
+    train_summary(s.console, result, _last_eval(out), str(out), trainer.mcfg.objective)
+    if result["reason"] == "stopped":
+        s.console.print(f"Stopped early; continue with: tinylm train --resume {out}")
+    if request.sample:
+        _show_sample(s.console, trainer)
 
 
-def _train_config(opts: dict, budget: dict) -> TrainConfig:
-    try:
-        return TrainConfig(
-            batch_size=BATCH_SIZES[opts["size"]]
-            if opts["batch_size"] is None
-            else opts["batch_size"],
-            grad_accum=opts["grad_accum"],
-            optimizer=opts["optimizer"],
-            lr=opts["lr"],
-            muon_lr=opts["muon_lr"],
-            weight_decay=opts["weight_decay"],
-            warmup=opts["warmup"],
-            eval_every=opts["eval_every"],
-            save_every=opts["save_every"],
-            seed=opts["seed"],
-            masking=_masking(opts),
-            **budget,
+def _trainer(
+    model: Transformer, cfg: TrainConfig, data: TokenData, out: Path, s: Session
+) -> Trainer:
+    torch.manual_seed(cfg.seed)  # dropout draws start from the run's seed
+    return Trainer(model, cfg, data, s.runtime, out, lambda e: None, s.stop, s.rank, s.world)
+
+
+def _resume(out: Path, budget: dict, s: Session) -> Trainer:
+    """Continue the run in `out` exactly, on the data it was trained on."""
+    resumed = load_resume(out, budget)
+    data = load_token_dir(resumed.data_dir)
+    if file_sha256(data.tokenizer_path) != file_sha256(out / "last" / "tokenizer.json"):
+        raise TinylmError(
+            f"--resume {out}: the data at {resumed.data_dir} now has another tokenizer "
+            "than the checkpoint; the run cannot continue on it."
         )
-    except ValueError as e:
-        raise UsageError(f"impossible training option: {e}.") from e
+    trainer = _trainer(resumed.model, resumed.train_config, data, out, s)
+    trainer.load_state(resumed.state, resumed.optimizer)
+    return trainer
+
+
+def _start(request: TrainRequest, s: Session) -> Trainer:
+    """A new run: its directory, data, model and trainer; a run that never starts leaves none."""
+    out = None
+    if s.rank == 0:
+        out = request.out or default_out(request.objective)
+        prepare_out(out, request.force)
+    out = _share_path(out, s.world)
+    try:
+        data = _new_data(request, out, s)
+        mcfg = build_model_config(data.vocab_size, request.objective, request.size, request.shape)
+        torch.manual_seed(request.train.seed)
+        model = Transformer(mcfg)
+        if request.init_from:
+            init_weights(model, request.init_from, data)
+        trainer = _trainer(model, request.train, data, out, s)  # checks that the data fits
+        if s.rank == 0:
+            write_run_info(out, _run_info(request, trainer, s))
+    except BaseException:
+        if s.rank == 0:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    return trainer
 
 
 def _share_path(path: Path | None, world: int) -> Path | None:
@@ -95,118 +166,32 @@ def _share_path(path: Path | None, world: int) -> Path | None:
     return Path(box[0]) if box[0] is not None else None
 
 
-def run_training(data: str | None, opts: dict, stop, dist_env: tuple[int, int, int]) -> None:
-    """Everything `tinylm train` does after option parsing."""
-    rank, world, local_rank = dist_env
-    console = stderr_console()
-    quiet = opts["quiet"] or rank != 0
-    if opts["resume"] and opts["init_from"]:
-        raise UsageError("--resume and --init-from do not mix: resume continues a run exactly.")
-    given_shape = [n for n in SHAPE_OPTIONS if opts[n] is not None]
-    if opts["resume"] and given_shape:
-        raise UsageError(
-            f"--resume continues the saved architecture; drop --{given_shape[0].replace('_', '-')}."
-        )
-
-    device, why = pick_device(opts["device"])
-    if world > 1 and device.type == "cuda":
-        device = torch.device("cuda", local_rank)
-    runtime = pick_runtime(device, opts["precision"], opts["compile"])
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    if world > 1:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    try:
-        _run(data, opts, stop, rank, world, runtime, why, console, quiet)
-    finally:
-        if world > 1 and dist.is_initialized():
-            dist.destroy_process_group()
-
-
-def _run(data, opts, stop, rank, world, runtime, why, console, quiet) -> None:  # noqa: ANN001
-    budget = _budget(opts, default_time=not opts["resume"])
-    resumed = None
-    if opts["resume"]:
-        out = Path(opts["resume"])
-        resumed = load_resume(out, budget)
-        token_data = load_token_dir(resumed.data_dir)
-        if file_sha256(token_data.tokenizer_path) != file_sha256(out / "last" / "tokenizer.json"):
-            raise TinylmError(
-                f"--resume {out}: the data at {resumed.data_dir} now has another tokenizer "
-                "than the checkpoint; the run cannot continue on it."
-            )
-        model, cfg = resumed.model, resumed.train_config
-    else:
-        out = None
-        if rank == 0:
-            out = opts["out"] or default_out(opts["objective"])
-            prepare_out(out, opts["force"])
-        out = _share_path(out, world)
-        try:
-            token_data, model, cfg = _new_run(data, opts, budget, out, rank, world)
-        except BaseException:
-            if rank == 0:  # a run that never started leaves no directory behind
-                shutil.rmtree(out, ignore_errors=True)
-            raise
-    check_fits(model.config, token_data)
-    if rank == 0 and not resumed:
-        write_run_info(
-            out,
-            {
-                "data": str(token_data.root.resolve()),
-                "model": model.config.to_dict(),
-                "train": cfg.to_dict(),
-                "device": str(runtime.device),
-                "precision": runtime.precision,
-                "compile": runtime.compile,
-                "world_size": world,
-                "init_from": str(opts["init_from"]) if opts["init_from"] else None,
-            },
-        )
-    torch.manual_seed(cfg.seed)
-    trainer = Trainer(model, cfg, token_data, runtime, out, lambda e: None, stop, rank, world)
-    if resumed is not None:
-        trainer.load_state(resumed.state, resumed.optimizer)
-    if not quiet:
-        _banner(console, model, cfg, token_data, runtime, why, out, world, resumed is not None)
-    if rank == 0:
-        stop.install()
-    with TrainReporter(console, quiet) as reporter:
-        trainer.report = reporter
-        result = trainer.run()
-    if quiet:
-        return
-    metrics = _last_eval(out)
-    train_summary(console, result, metrics, str(out), model.config.objective)
-    if result["reason"] == "stopped":
-        console.print(f"Stopped early; continue with: tinylm train --resume {out}")
-    if opts["sample"]:
-        _show_sample(console, trainer, token_data)
-
-
-def _new_run(data, opts: dict, budget: dict, out: Path, rank: int, world: int):  # noqa: ANN001, ANN202
-    """Data, model and training config of a new run."""
-    tok_opts = TokenizeOptions(kind=opts["kind"], vocab_size=opts["vocab_size"])
-    if rank == 0:
-        token_data = load_data(data, out, tok_opts, default_corpus=_default_corpus(data))
-    if world > 1:
+def _new_data(request: TrainRequest, out: Path, s: Session) -> TokenData:
+    """Rank 0 tokenizes raw text (or the bundled corpus) into the run; the others open it."""
+    data = request.data
+    if s.rank == 0:
+        default = bundled_corpus() if data is None else None
+        token_data = load_data(data, out, request.tokenize, default_corpus=default)
+    if s.world > 1:
         dist.barrier()
-    if rank != 0:  # rank 0 prepared the data; the others only open it
+    if s.rank != 0:
         given = Path(data) if data is not None else None
         token_data = load_token_dir(given if given and is_token_dir(given) else out / "data")
-    overrides = {n: opts[n] for n in SHAPE_OPTIONS}
-    mcfg = build_model_config(token_data.vocab_size, opts["objective"], opts["size"], overrides)
-    cfg = _train_config(opts, budget)
-    torch.manual_seed(cfg.seed)
-    model = Transformer(mcfg)
-    if opts["init_from"]:
-        init_weights(model, Path(opts["init_from"]), token_data)
-    check_fits(model.config, token_data)
-    return token_data, model, cfg
+    return token_data
 
 
-def _default_corpus(data: str | None) -> Path | None:
-    return bundled_corpus() if data is None else None
+def _run_info(request: TrainRequest, trainer: Trainer, s: Session) -> dict:
+    """run.json: the resolved configuration, for people and for --resume."""
+    return {
+        "data": str(trainer.data.root.resolve()),
+        "model": trainer.mcfg.to_dict(),
+        "train": trainer.cfg.to_dict(),
+        "device": str(s.runtime.device),
+        "precision": s.runtime.precision,
+        "compile": s.runtime.compile,
+        "world_size": s.world,
+        "init_from": str(request.init_from) if request.init_from else None,
+    }
 
 
 def _last_eval(out: Path) -> dict:
@@ -219,9 +204,10 @@ def _last_eval(out: Path) -> dict:
     return last
 
 
-def _banner(console, model, cfg, data, runtime, why, out, world, resumed) -> None:  # noqa: ANN001
-    m = model.config
-    n = model.num_params()
+def _banner(s: Session, trainer: Trainer, resumed: bool) -> None:
+    """Who trains what, where, on which data, with which budget."""
+    m, cfg, data, runtime = trainer.mcfg, trainer.cfg, trainer.data, s.runtime
+    n = trainer.model.num_params()
     budget = ", ".join(
         f"{k} {v}"
         for k, v in (
@@ -231,41 +217,43 @@ def _banner(console, model, cfg, data, runtime, why, out, world, resumed) -> Non
         )
         if v
     )
-    per_step = cfg.batch_size * m.block_size * cfg.grad_accum * world
+    per_step = cfg.batch_size * m.block_size * cfg.grad_accum * s.world
     opt = (
         f"muon (lr {cfg.muon_lr:g}) + adamw (lr {cfg.lr:g})"
         if cfg.optimizer == "muon"
         else f"adamw (lr {cfg.lr:g})"
     )
-    console.print(
+    s.console.print(
         f"[bold]tinylm train[/]{' (resumed)' if resumed else ''}: {m.objective} model, "
         f"{n / 1e6:.2f} M parameters ({m.n_layer} layers, {m.n_head} heads, width {m.d_model}, "
         f"context {m.block_size})\n"
-        f"device {runtime.describe()} ({why}), precision {runtime.precision}, "
+        f"device {runtime.describe()} ({s.why}), precision {runtime.precision}, "
         f"compile {'on' if runtime.compile else 'off'}, {torch.get_num_threads()} CPU threads"
-        f"{f', {world} processes' if world > 1 else ''}\n"
+        f"{f', {s.world} processes' if s.world > 1 else ''}\n"
         f"data {data.root}: {len(data.train):,} train / {len(data.val):,} val tokens, "
         f"{data.meta['tokenizer']['kind']} vocab {data.vocab_size:,}\n"
         f"{per_step:,} tokens/step (batch {cfg.batch_size}), optimizer {opt}; budget {budget}\n"
-        f"run directory {out}",
+        f"run directory {trainer.out}",
         soft_wrap=True,
     )
 
 
-def _show_sample(console, trainer: Trainer, data) -> None:  # noqa: ANN001
+def _show_sample(console: Console, trainer: Trainer) -> None:
+    """A short generation (causal) or a val passage with blanks filled in (masked)."""
     from tokenizers import Tokenizer
 
     from tinylm.data.vocab import MASK_ID
-    from tinylm.infer.config import SamplingConfig
+    from tinylm.infer.config import PREVIEW
     from tinylm.infer.sampling import fill_masks, generate
     from tinylm.metrics import fixed_masks
 
+    data = trainer.data
     tok = Tokenizer.from_file(str(data.tokenizer_path))
     model = trainer.model.eval()
     if model.config.causal:
         g = torch.Generator().manual_seed(trainer.cfg.seed)
-        ids = list(generate(model, [], SamplingConfig(max_new_tokens=120, top_k=40), g))
-        console.rule("sample (temperature 0.8, top-k 40)")
+        ids = list(generate(model, [], replace(PREVIEW, max_new_tokens=120), g))
+        console.rule(f"sample (temperature {PREVIEW.temperature:g}, top-k {PREVIEW.top_k})")
         console.print(tok.decode(ids), markup=False)
         return
     window = trainer.val[0][: model.config.block_size]

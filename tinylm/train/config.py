@@ -13,8 +13,10 @@ SIZES: dict[str, dict] = {
     "small": dict(n_layer=6, n_head=6, d_model=192, block_size=128),
     "base": dict(n_layer=6, n_head=6, d_model=384, block_size=256),
 }
+DEFAULT_SIZE = "tiny"
 # windows per step for each preset: enough tokens per step for Muon (>= ~16 x width), few seconds
 BATCH_SIZES = {"tiny": 64, "small": 32, "base": 32}
+OPTIMIZERS = ("muon", "adamw")  # muon: Muon for block matrices + AdamW for the rest
 DEFAULT_TIME = 120.0  # seconds: `tinylm train` with no budget finishes in about two minutes
 
 
@@ -40,7 +42,7 @@ class MaskingConfig:
 class TrainConfig:
     """Everything about a run that is not the architecture."""
 
-    batch_size: int = 64
+    batch_size: int = BATCH_SIZES[DEFAULT_SIZE]
     grad_accum: int = 1
     optimizer: str = "muon"
     lr: float = 3e-3  # AdamW: embeddings and gains (and everything when optimizer="adamw")
@@ -69,8 +71,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be > 0, got {value}")
         if self.time_limit is None and self.max_steps is None and self.max_tokens is None:
             raise ValueError("a budget is needed: time_limit, max_steps or max_tokens")
-        if self.optimizer not in ("adamw", "muon"):
-            raise ValueError(f"optimizer must be adamw or muon, got {self.optimizer!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.lr <= 0 or self.muon_lr <= 0 or self.weight_decay < 0 or self.warmup < 0:
             raise ValueError("lr and muon_lr must be > 0; weight_decay and warmup >= 0")
         if not 0.0 <= self.lr_final <= 1.0:

@@ -78,28 +78,32 @@ def load_data(
     return load_token_dir(out / "data")
 
 
-def build_model_config(vocab_size: int, objective: str, size: str, overrides: dict) -> ModelConfig:
+def build_model_config(
+    vocab_size: int, objective: str, size: str, overrides: dict[str, int | float]
+) -> ModelConfig:
     """A size preset with explicit overrides; bad shapes become one clear usage error."""
-    fields = {**SIZES[size], **{k: v for k, v in overrides.items() if v is not None}}
+    fields = {**SIZES[size], **overrides}
     try:
         return ModelConfig(vocab_size=vocab_size, objective=objective, **fields)
     except ValueError as e:
         raise UsageError(f"impossible model shape: {e}.") from e
 
 
-def check_fits(cfg: ModelConfig, data: TokenData) -> None:
-    """The data must suit the model: same vocabulary, and room for one window in each split."""
+def check_fits(cfg: ModelConfig, data: TokenData, world: int = 1) -> None:
+    """The data must suit the model: the same vocabulary, and room for one window in the val
+    split and in each process's share of the train split."""
     if cfg.vocab_size != data.vocab_size:
         raise TinylmError(
             f"the model has a vocabulary of {cfg.vocab_size} but the data's tokenizer has "
             f"{data.vocab_size}; use data made with the model's tokenizer."
         )
     need = cfg.block_size + 1
-    for name, split in (("train", data.train), ("val", data.val)):
-        if len(split) < need:
+    each = " per process" if world > 1 else ""
+    for name, n, per in (("train", len(data.train) // world, each), ("val", len(data.val), "")):
+        if n < need:
             raise UsageError(
                 f"--block-size {cfg.block_size} is larger than the {name} split "
-                f"({len(split)} tokens); lower --block-size or add text."
+                f"({n} tokens{per}); lower --block-size or add text."
             )
 
 
@@ -119,8 +123,8 @@ def write_run_info(out: Path, info: dict) -> None:
     write_atomic(out / "run.json", json.dumps(info, indent=2) + "\n")
 
 
-def load_resume(run: Path, budget: dict) -> Resumed:
-    """Open RUN/last to continue it; an explicit budget may extend the saved one."""
+def load_resume(run: Path, budget: dict[str, float | int]) -> Resumed:
+    """Open RUN/last to continue it; an explicit budget replaces the saved one's fields."""
     last = run / "last"
     if not (run / "run.json").is_file() or not last.is_dir():
         raise TinylmError(f"--resume {run}: not a tinylm run directory (no run.json or last/).")
@@ -134,7 +138,7 @@ def load_resume(run: Path, budget: dict) -> Resumed:
     try:
         tc = dict(state["train_config"])
         tc["masking"] = MaskingConfig(**tc["masking"])
-        cfg = replace(TrainConfig(**tc), **{k: v for k, v in budget.items() if v is not None})
+        cfg = replace(TrainConfig(**tc), **budget)
     except (KeyError, TypeError, ValueError) as e:
         raise TinylmError(f"--resume {run}: trainer_state.json is corrupt ({e}).") from e
     return Resumed(ckpt.model, cfg, state, optim, data_dir)

@@ -22,6 +22,7 @@ from tinylm.model import Transformer
 from tinylm.train.config import TrainConfig
 from tinylm.train.objectives import causal_loss, masked_loss
 from tinylm.train.optim import build_optimizers, lr_factor
+from tinylm.train.setup import check_fits
 
 Report = Callable[[dict], None]
 
@@ -64,6 +65,7 @@ class Trainer:
         rank: int = 0,
         world: int = 1,
     ) -> None:
+        check_fits(model.config, data, world)  # the one check, whoever builds a Trainer
         self.cfg, self.data, self.runtime, self.out = cfg, data, runtime, out
         self.report, self.should_stop = report, should_stop
         self.rank, self.world = rank, world
@@ -84,11 +86,6 @@ class Trainer:
         self.mask_gen = torch.Generator().manual_seed(cfg.seed * 1000 + 500 + rank)
         self.train_data = shard(data.train, rank, world)
         self.window = self.mcfg.block_size + (1 if self.mcfg.causal else 0)
-        if len(self.train_data) < self.window:
-            raise TinylmError(
-                f"the train split ({len(self.train_data)} tokens per process) is shorter than "
-                f"one window of {self.window}; lower --block-size or add text."
-            )
         self.val = fixed_windows(data.val, self.window, cfg.eval_windows)
         self.progress = Progress()
 

@@ -1,0 +1,81 @@
+"""`tinylm train`'s options, read once into a typed request before anything loads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tinylm.data.options import TokenizeOptions
+from tinylm.errors import UsageError
+from tinylm.train.config import BATCH_SIZES, DEFAULT_TIME, MaskingConfig, TrainConfig
+from tinylm.train.setup import parse_duration
+
+SHAPE_OPTIONS = ("n_layer", "n_head", "d_model", "block_size", "dropout")
+# options named after the TrainConfig fields they set
+TRAIN_OPTIONS = (
+    "grad_accum", "optimizer", "lr", "muon_lr", "weight_decay", "warmup", "eval_every",
+    "save_every", "seed",
+)  # fmt: skip
+# options the request carries as they are
+PLAIN_OPTIONS = (
+    "objective", "size", "device", "precision", "compile", "out", "force",
+    "resume", "init_from", "sample", "quiet",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What `tinylm train` was asked to do: typed and checked before anything loads."""
+
+    data: str | None
+    shape: dict[str, int | float]  # architecture options given; the size preset sets the rest
+    train: TrainConfig | None  # None when resuming: the run's saved configuration continues
+    budget: dict[str, float | int]  # the budget given (it replaces a resumed run's)
+    objective: str
+    size: str
+    tokenize: TokenizeOptions  # for raw-text data
+    device: str
+    precision: str
+    compile: bool | None
+    out: Path | None
+    force: bool
+    resume: Path | None
+    init_from: Path | None
+    sample: bool
+    quiet: bool
+
+
+def request_from_options(data: str | None, opts: dict[str, Any]) -> TrainRequest:
+    """The command's option values (click has checked their ranges); conflicts refused here."""
+    shape = {n: opts[n] for n in SHAPE_OPTIONS if opts[n] is not None}
+    if opts["resume"] and opts["init_from"]:
+        raise UsageError("--resume and --init-from do not mix: resume continues a run exactly.")
+    if opts["resume"] and shape:
+        flag = next(iter(shape)).replace("_", "-")
+        raise UsageError(f"--resume continues the saved architecture; drop --{flag}.")
+    budget = {
+        "time_limit": parse_duration(opts["time_"]) if opts["time_"] else None,
+        "max_steps": opts["max_steps"],
+        "max_tokens": opts["max_tokens"],
+    }
+    budget = {k: v for k, v in budget.items() if v is not None}
+    return TrainRequest(
+        data=data,
+        shape=shape,
+        train=None if opts["resume"] else _train_config(opts, budget),
+        budget=budget,
+        tokenize=TokenizeOptions(kind=opts["kind"], vocab_size=opts["vocab_size"]),
+        **{k: opts[k] for k in PLAIN_OPTIONS},
+    )
+
+
+def _train_config(opts: dict[str, Any], budget: dict[str, float | int]) -> TrainConfig:
+    """A new run's configuration; the size sets the batch, and no budget means the default time."""
+    p_mask, p_random, _ = opts["mask_replace"]
+    return TrainConfig(
+        batch_size=BATCH_SIZES[opts["size"]] if opts["batch_size"] is None else opts["batch_size"],
+        masking=MaskingConfig(rate=opts["mask_rate"], p_mask=p_mask, p_random=p_random),
+        **{k: opts[k] for k in TRAIN_OPTIONS},
+        **(budget or {"time_limit": DEFAULT_TIME}),
+    )
