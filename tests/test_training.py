@@ -13,8 +13,10 @@ from safetensors.torch import load_file
 from tinylm.checkpoint import load_checkpoint, load_trainer_state, save_checkpoint
 from tinylm.data.tokens import load_token_dir
 from tinylm.device import pick_runtime
+from tinylm.errors import UsageError
 from tinylm.model import ModelConfig, Transformer
-from tinylm.train.config import TrainConfig
+from tinylm.train.config import BATCH_SIZES, DEFAULT_SIZE, SIZES, MaskingConfig, TrainConfig
+from tinylm.train.setup import check_fits
 from tinylm.train.trainer import Trainer
 
 
@@ -163,3 +165,31 @@ def test_init_from_copies_weights(tmp_path: Path, token_dir: Path) -> None:
     a = load_checkpoint(first / "best").model.tok_emb.weight
     b = load_checkpoint(second / "last").model.tok_emb.weight
     torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+
+
+def test_data_must_fit_every_process_share(token_dir: Path) -> None:
+    data = load_token_dir(token_dir)
+    block = len(data.val) - 1  # one val window exactly
+    cfg = ModelConfig(vocab_size=data.vocab_size, block_size=block, n_layer=1, n_head=2, d_model=16)
+    check_fits(cfg, data)
+    world = len(data.train) // len(data.val) + 1  # each share of the train split is too short
+    with pytest.raises(UsageError, match="per process"):
+        check_fits(cfg, data, world)
+    with pytest.raises(UsageError, match="per process"):  # the Trainer runs the same check
+        Trainer(Transformer(cfg), TrainConfig(max_steps=1), data, None, Path(), print, world=world)
+
+
+def test_help_shows_the_defaults_the_configs_own() -> None:
+    r = run_cli("train", "--help")
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.stdout.split())
+    cfg, masking = TrainConfig(max_steps=1), MaskingConfig()
+    for option, value in [
+        ("--lr", cfg.lr), ("--muon-lr", cfg.muon_lr), ("--warmup", cfg.warmup),
+        ("--eval-every", cfg.eval_every), ("--seed", cfg.seed), ("--mask-rate", masking.rate),
+        ("--grad-accum", cfg.grad_accum), ("--optimizer", cfg.optimizer),
+    ]:  # fmt: skip
+        after = text.split(f" {option} ", 1)[1]
+        assert f"[default: {value}" in after.split(" --", 1)[0], option
+    assert f"[default: {DEFAULT_SIZE}]" in text and f"context {SIZES['base']['block_size']}" in text
+    assert f"default: {BATCH_SIZES['tiny']} tiny" in text and "[default: 0.8,0.1,0.1]" in text
