@@ -16,11 +16,11 @@ import torch
 from tinylm.data.prepare import TokenizeOptions, tokenize_corpus
 from tinylm.data.tokens import TokenData, fixed_windows, load_token_dir
 from tinylm.device import pick_runtime
-from tinylm.metrics import evaluate
 from tinylm.model import ModelConfig, Transformer
 from tinylm.train.config import TrainConfig
 from tinylm.train.optim import lr_factor
 from tinylm.train.trainer import Trainer
+from tinylm.validate import evaluate
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
 NANOGPT = dict(n_layer=4, n_head=4, d_model=128, block_size=64)  # nanoGPT's CPU recipe size

@@ -8,13 +8,13 @@ import torch
 from tinylm.data.vocab import EOS_ID, MASK_ID, N_SPECIAL
 from tinylm.elbo import (
     EPS,
-    diffusion_loss,
     diffusion_masks,
     draw_rates,
     exact_nelbo,
     nelbo_draws,
 )
 from tinylm.model import ModelConfig, Transformer
+from tinylm.train.objectives import diffusion_loss
 
 
 def _model() -> Transformer:

@@ -6,9 +6,9 @@ special token becomes [MASK] with probability t. The continuous-time negative EL
     E_t [ (1 / t) · Σ over masked i of −log p(x_i | x_t) ],
 
 an upper bound on −log p(x) in nats, so its bits per byte compare with a causal model's exact
-figure. It is both the diffusion training loss (per token of the batch) and, estimated with a
-fixed seed, the evaluation of any bidirectional model. For a short sequence it can be computed
-exactly (`exact_nelbo`), which the tests use to check the estimator.
+figure. It is both the diffusion training loss (per token of the batch; tinylm.train.objectives)
+and, estimated with a fixed seed, the evaluation of any bidirectional model. For a short
+sequence it can be computed exactly (`exact_nelbo`), which the tests use to check the estimator.
 """
 
 from __future__ import annotations
@@ -50,15 +50,6 @@ def masked_row_nll(
     nll = next_token_nll(logits, targets[chosen], reduction="none")
     rows = chosen.nonzero()[:, 0]
     return torch.zeros(inputs.size(0), device=nll.device).index_add(0, rows, nll)
-
-
-def diffusion_loss(
-    model: Transformer, idx: torch.Tensor, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """The negative ELBO per token of the batch: Σ masked CE / t, over B·T (not over the masked)."""
-    rates = draw_rates(idx.size(0), generator).to(idx.device)
-    inputs, chosen = diffusion_masks(idx, rates, generator)
-    return (masked_row_nll(model, inputs, chosen, idx) / rates).sum() / idx.numel()
 
 
 @torch.no_grad()

@@ -1,4 +1,4 @@
-"""The loss and metric core: next-token NLL, bits per byte, masking, and fixed validation metrics.
+"""The loss and metric core: next-token NLL, bits per byte, perplexity and token masking.
 
 Training (tinylm.train) and measuring (tinylm.infer) both read their numbers from here, so a
 loss means the same thing in the training log, in `tinylm eval` and in `tinylm compare`.
@@ -7,22 +7,17 @@ loss means the same thing in the training log, in `tinylm eval` and in `tinylm c
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
 from tinylm.data.vocab import MASK_ID, N_SPECIAL
-from tinylm.model import Transformer
 from tinylm.train.config import MaskingConfig  # a stdlib-only dataclass, no training code
-
-if TYPE_CHECKING:
-    from tinylm.device import Runtime
 
 IGNORE = -100  # label of positions that carry no loss (the Hugging Face convention)
 EVAL_MASK_RATE = 0.15  # evaluation always uses 15 % so runs with different training rates compare
 EVAL_MASK_SEED = 1234
-EVAL_BATCH = 64
 
 
 def next_token_nll(
@@ -83,58 +78,3 @@ def fixed_masks(
     # vocabulary above the special tokens gives the same result
     cfg = MaskingConfig(rate=rate, p_mask=1.0, p_random=0.0)
     return mask_tokens(windows, N_SPECIAL + 1, cfg, g)
-
-
-@torch.no_grad()
-def evaluate(
-    model: Transformer, windows: torch.Tensor, runtime: Runtime, bytes_per_token: float
-) -> dict:
-    """Causal: loss, perplexity, bits per byte. Masked: CE and top-1 at fixed 15 % masks."""
-    was_training = model.training
-    model.eval()
-    if model.config.causal:
-        loss_sum, count, correct = _causal_sums(model, windows, runtime)
-    else:
-        loss_sum, count, correct = _masked_sums(model, windows, runtime)
-    model.train(was_training)
-    loss = loss_sum / max(count, 1)
-    if model.config.causal:
-        return {
-            "val_loss": loss,
-            "val_ppl": perplexity(loss),
-            "val_bpb": bits_per_byte(loss, bytes_per_token),
-        }
-    return {"val_loss": loss, "val_acc": correct / max(count, 1), "val_masked": count}
-
-
-def _causal_sums(
-    model: Transformer, windows: torch.Tensor, runtime: Runtime
-) -> tuple[float, int, int]:
-    """Summed next-token NLL over windows (N, T + 1) and the number of predicted tokens."""
-    loss_sum, count = 0.0, 0
-    for batch in windows.split(EVAL_BATCH):
-        batch = batch.to(runtime.device)
-        with runtime.autocast():
-            logits = model(batch[:, :-1])
-        target = batch[:, 1:]
-        loss_sum += next_token_nll(logits, target, reduction="sum").item()
-        count += target.numel()
-    return loss_sum, count, 0
-
-
-def _masked_sums(
-    model: Transformer, windows: torch.Tensor, runtime: Runtime
-) -> tuple[float, int, int]:
-    """Summed NLL at the fixed masks of windows (N, T), the masked count and top-1 hits."""
-    loss_sum, count, correct = 0.0, 0, 0
-    inputs, labels = fixed_masks(windows)
-    for x, y in zip(inputs.split(EVAL_BATCH), labels.split(EVAL_BATCH), strict=True):
-        x, y = x.to(runtime.device), y.to(runtime.device)
-        select = y != IGNORE
-        with runtime.autocast():
-            logits = model(x, select=select).float()
-        target = y[select]
-        loss_sum += next_token_nll(logits, target, reduction="sum").item()
-        correct += int((logits.argmax(-1) == target).sum())
-        count += target.numel()
-    return loss_sum, count, correct

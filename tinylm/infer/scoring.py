@@ -22,8 +22,9 @@ from tinylm.device import Runtime
 from tinylm.infer.config import PREVIEW, ROUNDS, SHORTLIST
 from tinylm.infer.sampling import generate
 from tinylm.infer.simulate import mask_predict, rescore_blank
-from tinylm.metrics import bits_per_byte, evaluate, next_token_nll, perplexity
+from tinylm.metrics import bits_per_byte, next_token_nll, perplexity
 from tinylm.model import Transformer
+from tinylm.validate import evaluate
 
 BATCH = 64  # rows per forward
 BLANK_SEED = 4321

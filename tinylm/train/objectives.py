@@ -1,9 +1,11 @@
-"""Training objectives, outside the model: next-token prediction and masked-token reconstruction."""
+"""Training objectives, outside the model: next-token prediction, masked-token reconstruction
+(BERT) and masked diffusion (unmasking at every rate, MDLM)."""
 
 from __future__ import annotations
 
 import torch
 
+from tinylm.elbo import diffusion_masks, draw_rates, masked_row_nll
 from tinylm.metrics import IGNORE, next_token_nll
 from tinylm.model import Transformer
 
@@ -24,3 +26,12 @@ def masked_loss(
         zero = logits.sum() * 0.0
         return zero, torch.zeros((), dtype=torch.long, device=inputs.device)
     return next_token_nll(logits, target), (logits.argmax(-1) == target).sum()
+
+
+def diffusion_loss(
+    model: Transformer, idx: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """The negative ELBO per token of the batch: Σ masked CE / t, over B·T (not over the masked)."""
+    rates = draw_rates(idx.size(0), generator).to(idx.device)
+    inputs, chosen = diffusion_masks(idx, rates, generator)
+    return (masked_row_nll(model, inputs, chosen, idx) / rates).sum() / idx.numel()

@@ -17,12 +17,13 @@ from tinylm.checkpoint import save_checkpoint, unwrap
 from tinylm.data.tokens import TokenData, fixed_windows, random_windows, shard
 from tinylm.device import Runtime
 from tinylm.errors import TinylmError, first_line
-from tinylm.metrics import evaluate, mask_tokens
+from tinylm.metrics import mask_tokens
 from tinylm.model import Transformer
 from tinylm.train.config import TrainConfig
-from tinylm.train.objectives import causal_loss, masked_loss
+from tinylm.train.objectives import causal_loss, diffusion_loss, masked_loss
 from tinylm.train.optim import build_optimizers, lr_factor
 from tinylm.train.setup import check_fits
+from tinylm.validate import evaluate
 
 Report = Callable[[dict], None]
 
@@ -177,6 +178,8 @@ class Trainer:
         with self.runtime.autocast():
             if self.mcfg.causal:
                 return causal_loss(self.net, batch), batch[:, 1:].numel()
+            if self.mcfg.objective == "diffusion":
+                return diffusion_loss(self.net, batch, self.mask_gen), batch.numel()
             inputs, labels = mask_tokens(
                 batch, self.mcfg.vocab_size, self.cfg.masking, self.mask_gen
             )
