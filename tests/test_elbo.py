@@ -20,7 +20,13 @@ from tinylm.train.objectives import diffusion_loss
 def _model() -> Transformer:
     torch.manual_seed(0)
     cfg = ModelConfig(
-        vocab_size=24, block_size=16, n_layer=2, n_head=2, d_model=32, objective="masked"
+        vocab_size=24,
+        block_size=16,
+        n_layer=2,
+        n_head=2,
+        d_model=32,
+        dropout=0.0,
+        objective="masked",
     )
     return Transformer(cfg).eval()
 
@@ -93,3 +99,16 @@ def test_exact_elbo_bounds_the_true_likelihood_from_above():
     logits[..., :N_SPECIAL] = float("-inf")
     nll = -logits.log_softmax(-1)[0].gather(-1, x[0, :, None]).sum()
     assert exact_nelbo(model, ids) == pytest.approx(float(nll), rel=1e-5)
+
+
+def test_eval_bound_reports_its_error_and_covers_text_tokens_only():
+    from tinylm.infer.scoring import elbo_nats
+
+    model = _model()
+    ids = torch.randint(N_SPECIAL, 24, (200,)).numpy()
+    ids[::10] = EOS_ID
+    nats4, se4, count = elbo_nats(model, ids, 96, draws=4)
+    nats32, se32, _ = elbo_nats(model, ids, 96, draws=32)
+    assert count == 6 * 16 - 10  # six windows of 16; every tenth token is a special
+    assert 0 < se32 < se4  # more draws, less Monte-Carlo noise
+    assert abs(nats4 - nats32) < 4 * (se4 + se32)  # the same quantity

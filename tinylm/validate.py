@@ -34,7 +34,7 @@ def evaluate(
     if model.config.causal:
         loss_sum, count, correct = _causal_sums(model, windows, runtime)
     else:
-        loss_sum, count, correct = _masked_sums(model, windows, runtime)
+        loss_sum, count, correct = fixed_mask_sums(model, windows, runtime)
     bound = (
         _elbo_per_token(model, windows, runtime) if model.config.objective == "diffusion" else None
     )
@@ -81,7 +81,7 @@ def _causal_sums(
     return loss_sum, count, 0
 
 
-def _masked_sums(
+def fixed_mask_sums(
     model: Transformer, windows: torch.Tensor, runtime: Runtime
 ) -> tuple[float, int, int]:
     """Summed NLL at the fixed masks of windows (N, T), the masked count and top-1 hits."""

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from tinylm.cli.options import checkpoint_option, device_option
+from tinylm.cli.options import checkpoint_option, device_option, in_bounds
 from tinylm.errors import UsageError
+from tinylm.infer.config import EVAL_BOUNDS
 
 LABELS = {
     "tokens": ("tokens scored", "{:,}"),
@@ -16,9 +17,13 @@ LABELS = {
     "masked_loss": ("masked CE, fixed 15 % masks", "{:.4f}"),
     "masked_top1": ("masked top-1, fixed 15 % masks", "{:.1%}"),
     "masked_tokens": ("masked tokens", "{:,}"),
-    "pseudo_loss": ("pseudo-likelihood loss (nats/token)", "{:.4f}"),
+    "elbo_loss": ("ELBO bound loss (nats/token)", "{:.4f}"),
     "perplexity": ("perplexity", "{:.2f}"),
     "bits_per_byte": ("bits per byte", "{:.4f}"),
+    "bits_per_byte_se": ("  ± Monte-Carlo standard error", "{:.4f}"),
+    "pseudo_tokens": ("pseudo-likelihood tokens", "{:,}"),
+    "pseudo_loss": ("pseudo-likelihood loss (nats/token)", "{:.4f}"),
+    "pseudo_bits_per_byte": ("pseudo-likelihood bits per byte (not a bound)", "{:.4f}"),
 }
 
 
@@ -27,22 +32,24 @@ LABELS = {
 @click.argument("text", nargs=-1)
 @click.option(
     "--max-tokens",
-    type=click.IntRange(min=2),
+    type=in_bounds(EVAL_BOUNDS["max_tokens"], integer=True),
     default=4096,
     show_default=True,
     help="Most tokens scored (a masked model runs one forward per scored token).",
 )
 @click.option("--json", "as_json", is_flag=True, help="The figures as one JSON object.")
 @checkpoint_option
-@device_option("auto")
+@device_option()
 def eval_(
     run: Path, text: tuple[str, ...], max_tokens: int, as_json: bool, checkpoint: str, device: str
 ) -> None:
     """Evaluate a checkpoint on TEXT (files, directories, '-') or on its run's val split.
 
-    Causal models: loss, perplexity and bits per byte. Masked models: cross-entropy and top-1
-    accuracy at fixed-seed 15 % masks, and pseudo-likelihood bits per byte (each token hidden
-    in turn), comparable with a causal model's bits per byte.
+    Causal models: loss, perplexity and bits per byte. Bidirectional models (masked, diffusion):
+    cross-entropy and top-1 at fixed-seed 15 % masks; bits per byte of the negative ELBO, an
+    upper bound on the true figure and so comparable with a causal model's, estimated with a
+    fixed seed and given with its Monte-Carlo standard error; and, second, pseudo-likelihood
+    bits per byte (each token hidden in turn), which is not a probability of the text.
 
     \b
     Examples:

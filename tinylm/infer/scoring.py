@@ -1,8 +1,10 @@
 """Measures on held-out text for `tinylm eval` and `tinylm compare`, for either family.
 
-Bits per byte: a causal model's own likelihood; a masked model's pseudo-likelihood (each
-position hidden in turn, read with both sides). Fill-in-the-blank: one blank per passage at a
-fixed position; native for a masked model, simulated by rescoring for a causal one. Only text
+Bits per byte: a causal model's own likelihood; a bidirectional (masked or diffusion) model's
+negative ELBO, an upper bound on its negative log-likelihood estimated with a fixed seed, and,
+second, its pseudo-likelihood (each position hidden in turn, read with both sides).
+Fill-in-the-blank: one blank per passage at a fixed position; native for a bidirectional model,
+simulated by rescoring for a causal one. Only text
 tokens are scored (no [EOS]), so the two families are measured on the same tokens.
 """
 
@@ -19,15 +21,18 @@ import torch
 from tinylm.data.tokens import fixed_windows
 from tinylm.data.vocab import MASK_ID, N_SPECIAL
 from tinylm.device import Runtime
+from tinylm.elbo import nelbo_draws
 from tinylm.infer.config import PREVIEW, ROUNDS, SHORTLIST
 from tinylm.infer.sampling import generate
 from tinylm.infer.simulate import mask_predict, rescore_blank
 from tinylm.metrics import bits_per_byte, next_token_nll, perplexity
 from tinylm.model import Transformer
-from tinylm.validate import evaluate
+from tinylm.validate import fixed_mask_sums
 
 BATCH = 64  # rows per forward
 BLANK_SEED = 4321
+ELBO_DRAWS = 16  # mask draws per window: the bound's Monte-Carlo error shrinks as 1 / sqrt(draws)
+ELBO_SEED = 1234
 
 
 def _hidden_logits(model: Transformer, windows: torch.Tensor, positions: torch.Tensor):  # noqa: ANN202
@@ -75,6 +80,23 @@ def pseudo_nats(model: Transformer, ids: np.ndarray, max_tokens: int) -> tuple[f
         logits = _hidden_logits(model, windows[ws], ts)
         total += float(next_token_nll(logits, windows[ws, ts], reduction="sum"))
     return total, len(w)
+
+
+@torch.inference_mode()
+def elbo_nats(
+    model: Transformer, ids: np.ndarray, max_tokens: int, draws: int = ELBO_DRAWS
+) -> tuple[float, float, int]:
+    """The negative ELBO summed over windows of up to `max_tokens` tokens, its Monte-Carlo
+    standard error, and the number of text tokens it covers (specials are never masked)."""
+    T = model.config.block_size
+    windows = fixed_windows(ids, T, max(1, max_tokens // T))
+    g = torch.Generator().manual_seed(ELBO_SEED)
+    est = torch.cat(
+        [nelbo_draws(model, w.to(model.device), draws, g) for w in windows.split(BATCH)]
+    )
+    # each window's estimate is the mean of its draws; their spread is the estimator's noise
+    se = math.sqrt(float(est.var(dim=1).sum()) / draws) if draws > 1 else float("nan")
+    return float(est.mean(dim=1).sum()), se, int((windows >= N_SPECIAL).sum())
 
 
 def blanks(ids: np.ndarray, length: int, n: int) -> tuple[torch.Tensor, list[int]]:
@@ -153,25 +175,39 @@ def distinct_word_share(text: str) -> float:
 
 
 def measure(model: Transformer, ids: np.ndarray, bytes_per_token: float, max_tokens: int) -> dict:
-    """`tinylm eval`'s figures. Causal: loss, perplexity, bits per byte. Masked: CE and top-1
-    at fixed-seed 15 % masks, and pseudo-likelihood loss, perplexity and bits per byte."""
+    """`tinylm eval`'s figures. Causal: loss, perplexity, bits per byte. Bidirectional: CE and
+    top-1 at fixed-seed 15 % masks; the ELBO bound's loss, perplexity and bits per byte with its
+    standard error; the pseudo-likelihood loss and bits per byte, second."""
     if model.config.causal:
         nats, count = causal_nats(model, ids, max_tokens)
         out = {"objective": "causal", "tokens": count, "loss": nats / max(count, 1)}
-    else:
-        T = model.config.block_size
-        windows = fixed_windows(ids, T, max(1, max_tokens // T))
-        fixed = evaluate(model, windows, Runtime(model.device, "fp32", False), bytes_per_token)
-        nats, count = pseudo_nats(model, ids, max_tokens)
-        out = {
-            "objective": "masked",
-            "masked_loss": fixed["val_loss"],
-            "masked_top1": fixed["val_acc"],
-            "masked_tokens": fixed["val_masked"],
-            "tokens": count,
-            "pseudo_loss": nats / max(count, 1),
-        }
+        loss = nats / max(count, 1)
+        out["perplexity"] = perplexity(loss)
+        out["bits_per_byte"] = bits_per_byte(loss, bytes_per_token)
+        return out
+    T = model.config.block_size
+    windows = fixed_windows(ids, T, max(1, max_tokens // T))
+    fixed = _fixed_mask_figures(model, windows)
+    nats, se, count = elbo_nats(model, ids, max_tokens)
+    pseudo, pseudo_count = pseudo_nats(model, ids, max_tokens)
     loss = nats / max(count, 1)
-    out["perplexity"] = perplexity(loss)
-    out["bits_per_byte"] = bits_per_byte(loss, bytes_per_token)
-    return out
+    return {
+        "objective": model.config.objective,
+        "masked_loss": fixed["loss"],
+        "masked_top1": fixed["top1"],
+        "masked_tokens": fixed["count"],
+        "tokens": count,
+        "elbo_loss": loss,
+        "perplexity": perplexity(loss),
+        "bits_per_byte": bits_per_byte(loss, bytes_per_token),
+        "bits_per_byte_se": bits_per_byte(se / max(count, 1), bytes_per_token),
+        "pseudo_tokens": pseudo_count,
+        "pseudo_loss": pseudo / max(pseudo_count, 1),
+        "pseudo_bits_per_byte": bits_per_byte(pseudo / max(pseudo_count, 1), bytes_per_token),
+    }
+
+
+def _fixed_mask_figures(model: Transformer, windows: torch.Tensor) -> dict:
+    """Cross-entropy and top-1 at the fixed-seed 15 % masks training reports (any objective)."""
+    loss, count, correct = fixed_mask_sums(model, windows, Runtime(model.device, "fp32", False))
+    return {"loss": loss / max(count, 1), "top1": correct / max(count, 1), "count": count}
