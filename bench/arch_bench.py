@@ -37,7 +37,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     data = shakespeare_chars()
-    cfg = ModelConfig(vocab_size=data.vocab_size, **NANOGPT)
+    cfg = ModelConfig(vocab_size=data.vocab_size, **NANOGPT, objective="causal")
     results: dict[str, list] = {k: [] for k in args.variants}
     for _ in range(args.repeats):
         for name in args.variants:

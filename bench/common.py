@@ -23,7 +23,7 @@ from tinylm.train.trainer import Trainer
 from tinylm.validate import evaluate
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "tinyshakespeare.txt"
-NANOGPT = dict(n_layer=4, n_head=4, d_model=128, block_size=64)  # nanoGPT's CPU recipe size
+NANOGPT = dict(n_layer=4, n_head=4, d_model=128, block_size=64, dropout=0.0)  # nanoGPT's CPU recipe
 
 
 def shakespeare_chars(work: Path | None = None) -> TokenData:

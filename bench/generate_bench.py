@@ -25,6 +25,7 @@ import torch
 from tinylm.infer.config import SamplingConfig
 from tinylm.infer.sampling import generate
 from tinylm.model import ModelConfig, Transformer
+from tinylm.train.config import DROPOUT
 
 VOCAB = 70  # a char-level Shakespeare vocabulary, as in the 0.8 M and 10 M models
 SIZES = {
@@ -55,7 +56,8 @@ def speed(n_tokens: int, repeats: int) -> None:
     print(f"generation, batch 1, {n_tokens} new tokens, 2 threads, best of {repeats}")
     for name, shape in SIZES.items():
         torch.manual_seed(0)
-        model = Transformer(ModelConfig(vocab_size=VOCAB, **shape)).eval()
+        cfg = ModelConfig(vocab_size=VOCAB, **shape, dropout=DROPOUT, objective="causal")
+        model = Transformer(cfg).eval()
         prompt = torch.randint(5, VOCAB, (32,)).tolist()
         best = {"nanoGPT-style": 0.0, "tinylm (KV cache)": 0.0}
         ttft = {"nanoGPT-style": float("inf"), "tinylm (KV cache)": float("inf")}

@@ -32,7 +32,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     data = shakespeare_chars()
-    cfg = ModelConfig(vocab_size=data.vocab_size, **NANOGPT)
+    cfg = ModelConfig(vocab_size=data.vocab_size, **NANOGPT, objective="causal")
     for variant in args.variants:
         tcfg = TrainConfig(max_steps=10**9, **parse(variant))
         run = timed_run(cfg, tcfg, data, args.budget, [], lambda m: full_val_loss(m, data))

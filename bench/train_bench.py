@@ -31,7 +31,7 @@ from common import (
 from tinylm.data.tokens import TokenData, random_windows
 from tinylm.metrics import IGNORE, mask_tokens, next_token_nll
 from tinylm.model import ModelConfig, Transformer
-from tinylm.train.config import BATCH_SIZES, SIZES, MaskingConfig, TrainConfig
+from tinylm.train.config import BATCH_SIZES, DROPOUT, SIZES, MaskingConfig, TrainConfig
 
 TARGET = 1.886  # nanoGPT's CPU recipe after 2000 iterations (97.7 s here)
 
@@ -55,7 +55,7 @@ def hf_loop(model, data: TokenData, step_fn, budget: float, lr: float, batch: in
 
 
 def causal(data: TokenData, budget: float) -> None:
-    cfg = ModelConfig(vocab_size=data.vocab_size, **NANOGPT)
+    cfg = ModelConfig(vocab_size=data.vocab_size, **NANOGPT, objective="causal")
     marks = [1.5 * i for i in range(1, 31)] + [60, 90, 120]
     run = timed_run(
         cfg,
@@ -117,7 +117,7 @@ class _HFCausal(torch.nn.Module):
     def __init__(self, hf) -> None:
         super().__init__()
         self.hf = hf
-        self.config = ModelConfig(vocab_size=hf.config.vocab_size, **NANOGPT)
+        self.config = ModelConfig(vocab_size=hf.config.vocab_size, **NANOGPT, objective="causal")
 
     def forward(self, idx, select=None):
         logits = self.hf(input_ids=idx).logits
@@ -219,7 +219,7 @@ def mfu(data: TokenData, seconds: float) -> None:
         ("base", 2048, "muon"),
     )
     for name, vocab, opt in runs:
-        cfg = ModelConfig(vocab_size=vocab, **SIZES[name])
+        cfg = ModelConfig(vocab_size=vocab, **SIZES[name], dropout=DROPOUT, objective="causal")
         model = Transformer(cfg)
         batch = BATCH_SIZES[name]
         tcfg = TrainConfig(max_steps=10**9, batch_size=batch, optimizer=opt)

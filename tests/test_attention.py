@@ -14,7 +14,9 @@ from tinylm.cli.attention import _show
 from tinylm.infer.attention import attention_maps, select_map, token_labels
 from tinylm.model import ModelConfig, Transformer
 
-TINY = dict(vocab_size=50, block_size=16, n_layer=2, n_head=2, d_model=16)
+TINY = dict(
+    vocab_size=50, block_size=16, n_layer=2, n_head=2, d_model=16, dropout=0.0, objective="causal"
+)
 IDS = [7, 12, 9, 30, 30, 41, 5, 18, 22, 11]
 
 

@@ -25,7 +25,9 @@ from tinylm.model import ModelConfig, Transformer
 
 def _model(objective: str) -> Transformer:
     torch.manual_seed(0)
-    cfg = ModelConfig(30, block_size=8, n_layer=1, n_head=2, d_model=16, objective=objective)
+    cfg = ModelConfig(
+        30, block_size=8, n_layer=1, n_head=2, d_model=16, dropout=0.0, objective=objective
+    )
     return Transformer(cfg).eval()
 
 

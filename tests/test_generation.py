@@ -78,7 +78,15 @@ def test_greedy_and_temperature_choice() -> None:
 
 def _model(block: int = 16) -> Transformer:
     torch.manual_seed(0)
-    cfg = ModelConfig(vocab_size=40, block_size=block, n_layer=2, n_head=2, d_model=16)
+    cfg = ModelConfig(
+        vocab_size=40,
+        block_size=block,
+        n_layer=2,
+        n_head=2,
+        d_model=16,
+        dropout=0.0,
+        objective="causal",
+    )
     return Transformer(cfg).eval()
 
 
@@ -109,7 +117,15 @@ def test_kv_cache_logits_match_full_forward() -> None:
 def test_fast_decoder_matches_the_modules(fold: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(decode, "FOLD_MAX_WIDTH", 1024 if fold else 0)  # both RoPE paths
     torch.manual_seed(1)
-    cfg = ModelConfig(vocab_size=40, block_size=16, n_layer=2, n_head=2, d_model=16)
+    cfg = ModelConfig(
+        vocab_size=40,
+        block_size=16,
+        n_layer=2,
+        n_head=2,
+        d_model=16,
+        dropout=0.0,
+        objective="causal",
+    )
     model = Transformer(cfg).eval()
     for p in model.parameters():  # beyond the init's tiny weights, so differences would show
         p.data.normal_(0, 0.3)

@@ -16,7 +16,9 @@ from conftest import run_cli
 from tinylm.checkpoint import load_checkpoint
 from tinylm.model import ModelConfig, Transformer, apply_rope
 
-TINY = dict(vocab_size=50, block_size=16, n_layer=2, n_head=2, d_model=16)
+TINY = dict(
+    vocab_size=50, block_size=16, n_layer=2, n_head=2, d_model=16, dropout=0.0, objective="causal"
+)
 
 
 def _model(**kw) -> Transformer:
@@ -99,14 +101,14 @@ def test_select_computes_the_head_only_where_asked() -> None:
 
 
 def test_config_validates_and_round_trips() -> None:
-    cfg = ModelConfig(**TINY, objective="masked")
+    cfg = ModelConfig(**{**TINY, "objective": "masked"})
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match=r"d_model \(30\) must be divisible by n_head \(4\)"):
-        ModelConfig(vocab_size=10, d_model=30, n_head=4)
+        ModelConfig(**{**TINY, "d_model": 30, "n_head": 4})
     with pytest.raises(ValueError, match="n_layer must be a positive integer"):
-        ModelConfig(vocab_size=10, n_layer=0)
+        ModelConfig(**{**TINY, "n_layer": 0})
     with pytest.raises(ValueError, match="objective must be one of"):
-        ModelConfig(vocab_size=10, objective="both")
+        ModelConfig(**{**TINY, "objective": "both"})
     with pytest.raises(ValueError, match="unknown model config keys: colour"):
         ModelConfig.from_dict({**TINY, "colour": "red"})
     with pytest.raises(ValueError, match="exceeds block_size"):

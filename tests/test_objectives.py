@@ -65,7 +65,13 @@ def test_loss_drops_on_a_repeated_batch(objective: str, optimizer: str) -> None:
     torch.manual_seed(0)
     model = Transformer(
         ModelConfig(
-            vocab_size=40, block_size=16, n_layer=2, n_head=2, d_model=32, objective=objective
+            vocab_size=40,
+            block_size=16,
+            n_layer=2,
+            n_head=2,
+            d_model=32,
+            dropout=0.0,
+            objective=objective,
         )
     )
     opt = build_optimizers(model, optimizer, 3e-3, 0.02, 0.0, fused=False)

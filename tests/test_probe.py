@@ -11,7 +11,16 @@ from tinylm.model import ModelConfig, Transformer
 
 def _model() -> Transformer:
     torch.manual_seed(0)
-    return Transformer(ModelConfig(vocab_size=40, block_size=32, n_layer=2, n_head=2, d_model=32))
+    cfg = ModelConfig(
+        vocab_size=40,
+        block_size=32,
+        n_layer=2,
+        n_head=2,
+        d_model=32,
+        dropout=0.0,
+        objective="causal",
+    )
+    return Transformer(cfg)
 
 
 def _two_classes(n: int = 60) -> tuple[list[list[int]], list[int]]:

@@ -19,7 +19,9 @@ V = 24
 
 def _model(objective: str) -> Transformer:
     torch.manual_seed(0)
-    cfg = ModelConfig(V, block_size=16, n_layer=2, n_head=2, d_model=16, objective=objective)
+    cfg = ModelConfig(
+        V, block_size=16, n_layer=2, n_head=2, d_model=16, dropout=0.0, objective=objective
+    )
     model = Transformer(cfg).eval()
     for p in model.parameters():  # sharper than the init, so rankings are not near-uniform
         p.data.normal_(0, 0.5)

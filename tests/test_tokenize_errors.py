@@ -139,7 +139,6 @@ def test_library_checks_options_for_direct_callers(
     from tinylm.data.prepare import tokenize_corpus
     from tinylm.errors import UsageError
 
-    opts = TokenizeOptions(**{field: value})
-    with pytest.raises(UsageError, match=needle):
-        tokenize_corpus([_text(tmp_path)], tmp_path / "out", opts)
+    with pytest.raises(UsageError, match=needle):  # refused as the options are made
+        tokenize_corpus([_text(tmp_path)], tmp_path / "out", TokenizeOptions(**{field: value}))
     assert not (tmp_path / "out").exists()

@@ -61,6 +61,7 @@ def test_save_load_reproduces_logits_exactly(tmp_path: Path, token_dir: Path) ->
             n_layer=2,
             n_head=2,
             d_model=16,
+            dropout=0.0,
             objective="masked",
         )
     )
@@ -170,7 +171,15 @@ def test_init_from_copies_weights(tmp_path: Path, token_dir: Path) -> None:
 def test_data_must_fit_every_process_share(token_dir: Path) -> None:
     data = load_token_dir(token_dir)
     block = len(data.val) - 1  # one val window exactly
-    cfg = ModelConfig(vocab_size=data.vocab_size, block_size=block, n_layer=1, n_head=2, d_model=16)
+    cfg = ModelConfig(
+        vocab_size=data.vocab_size,
+        block_size=block,
+        n_layer=1,
+        n_head=2,
+        d_model=16,
+        dropout=0.0,
+        objective="causal",
+    )
     check_fits(cfg, data)
     world = len(data.train) // len(data.val) + 1  # each share of the train split is too short
     with pytest.raises(UsageError, match="per process"):

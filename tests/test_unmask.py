@@ -12,7 +12,13 @@ from tinylm.model import ModelConfig, Transformer
 def _model() -> Transformer:
     torch.manual_seed(0)
     cfg = ModelConfig(
-        vocab_size=30, block_size=32, n_layer=2, n_head=2, d_model=32, objective="masked"
+        vocab_size=30,
+        block_size=32,
+        n_layer=2,
+        n_head=2,
+        d_model=32,
+        dropout=0.0,
+        objective="masked",
     )
     return Transformer(cfg).eval()
 

@@ -113,7 +113,7 @@ def _drop_removed_fields(model: dict, path: Path) -> dict:
     kept = {k: v for k, v in model.items() if k not in REMOVED_FIELDS}
     for name, only in REMOVED_FIELDS.items():
         value = model.get(name, only)
-        if name == "d_ff" and value == 4 * kept.get("d_model", ModelConfig.d_model):
+        if name == "d_ff" and value == 4 * kept.get("d_model", 0):
             continue
         if value != only:
             raise TinylmError(

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
+from tinylm.device_options import DEFAULT_DEVICE, DEFAULT_PRECISION, DEVICES, PRECISIONS
 from tinylm.errors import UsageError
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class Runtime:
         return name
 
 
-def pick_device(spec: str = "auto") -> tuple[torch.device, str]:
+def pick_device(spec: str = DEFAULT_DEVICE) -> tuple[torch.device, str]:
     """Resolve --device; auto prefers cuda, then mps, then cpu. Returns the device and why."""
     if spec == "auto":
         if torch.cuda.is_available():
@@ -52,7 +51,7 @@ def pick_device(spec: str = "auto") -> tuple[torch.device, str]:
             return torch.device("mps"), "auto: Apple MPS is available"
         return torch.device("cpu"), "auto: no GPU found"
     if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", spec):
-        raise UsageError(f"unknown device {spec!r}; use auto, cpu, cuda, cuda:N or mps.")
+        raise UsageError(f"unknown device {spec!r}; use {DEVICES}.")
     if spec.startswith("cuda"):
         if not torch.cuda.is_available():
             raise UsageError(f"--device {spec}: CUDA is not available on this machine.")
@@ -67,7 +66,7 @@ def pick_device(spec: str = "auto") -> tuple[torch.device, str]:
 
 
 def pick_runtime(
-    device: torch.device, precision: str = "auto", compile: bool | None = None
+    device: torch.device, precision: str = DEFAULT_PRECISION, compile: bool | None = None
 ) -> Runtime:
     """Precision: bf16 autocast on CUDA where supported (else fp16), fp32 on CPU and MPS."""
     if precision not in PRECISIONS:

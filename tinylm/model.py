@@ -30,13 +30,15 @@ class ModelConfig:
     on two seeds; RMSNorm and SwiGLU did not pay for their cost at this size.
     """
 
+    # No defaults: whoever builds a model states all of it (`tinylm train` from its size presets
+    # and defaults in tinylm/train/config.py, a checkpoint from its config.json).
     vocab_size: int
-    block_size: int = 128
-    n_layer: int = 4
-    n_head: int = 4
-    d_model: int = 128
-    dropout: float = 0.0
-    objective: str = "causal"
+    block_size: int
+    n_layer: int
+    n_head: int
+    d_model: int
+    dropout: float
+    objective: str  # one of OBJECTIVES
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model"):

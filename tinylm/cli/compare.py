@@ -10,19 +10,20 @@ from pathlib import Path
 
 import click
 
-from tinylm.cli.options import device_option
+from tinylm.cli.options import device_option, in_bounds
 from tinylm.errors import UsageError
-from tinylm.infer.config import CompareOptions
-from tinylm.train.config import SIZES
+from tinylm.infer.config import COMPARE_BOUNDS, CompareOptions
+from tinylm.train.config import DEFAULT_SIZE, SIZES
 
 DEFAULTS = CompareOptions()
 
 
 def _work_option(name: str, help: str) -> Callable:
-    """A how-much-work option: at least 1, its default CompareOptions'."""
-    default = getattr(DEFAULTS, name.removeprefix("--").replace("-", "_"))
+    """A how-much-work option: its default and range CompareOptions owns."""
+    field = name.removeprefix("--").replace("-", "_")
+    kind = in_bounds(COMPARE_BOUNDS[field], integer=True)
     return click.option(
-        name, type=click.IntRange(min=1), default=default, show_default=True, help=help
+        name, type=kind, default=getattr(DEFAULTS, field), show_default=True, help=help
     )
 
 
@@ -41,7 +42,7 @@ def _work_option(name: str, help: str) -> Callable:
 @click.option(
     "--size",
     type=click.Choice(list(SIZES)),
-    default="tiny",
+    default=DEFAULT_SIZE,
     show_default=True,
     help="With --train: the model size.",
 )

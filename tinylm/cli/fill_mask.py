@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from tinylm.cli.options import checkpoint_option, device_option
+from tinylm.cli.options import checkpoint_option, device_option, in_bounds
 from tinylm.errors import UsageError
-from tinylm.infer.config import SHORTLIST
+from tinylm.infer.config import FILL_MASK_BOUNDS, SHORTLIST
 
 
 @click.command("fill-mask")
@@ -19,7 +19,7 @@ from tinylm.infer.config import SHORTLIST
 @click.option(
     "-k",
     "--top-k",
-    type=click.IntRange(min=1),
+    type=in_bounds(FILL_MASK_BOUNDS["top_k"], integer=True),
     default=5,
     show_default=True,
     help="Candidates shown for each mask.",
@@ -32,7 +32,7 @@ from tinylm.infer.config import SHORTLIST
 )
 @click.option(
     "--shortlist",
-    type=click.IntRange(min=1),
+    type=in_bounds(FILL_MASK_BOUNDS["shortlist"], integer=True),
     default=SHORTLIST,
     show_default=True,
     help="Causal models only: candidates per mask to rescore with the whole text.",

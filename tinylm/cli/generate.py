@@ -15,7 +15,7 @@ import click
 
 from tinylm.cli.options import checkpoint_option, device_option, encode_or_warn, in_bounds
 from tinylm.errors import UsageError
-from tinylm.infer.config import ROUNDS, SAMPLING_BOUNDS, SamplingConfig
+from tinylm.infer.config import GENERATE_BOUNDS, ROUNDS, SAMPLING_BOUNDS, SamplingConfig
 
 if TYPE_CHECKING:
     import torch
@@ -60,7 +60,7 @@ def _sampling_option(*names: str, help: str) -> Callable:
 )
 @click.option(
     "--num-samples",
-    type=click.IntRange(min=1),
+    type=in_bounds(GENERATE_BOUNDS["num_samples"], integer=True),
     default=1,
     show_default=True,
     help="Samples to draw.",
@@ -75,7 +75,7 @@ def _sampling_option(*names: str, help: str) -> Callable:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per sample on stdout.")
 @click.option(
     "--rounds",
-    type=click.IntRange(min=1),
+    type=in_bounds(GENERATE_BOUNDS["rounds"], integer=True),
     default=ROUNDS,
     show_default=True,
     help="Masked models only (simulated): refinement rounds per block of new tokens.",
@@ -86,7 +86,7 @@ def _sampling_option(*names: str, help: str) -> Callable:
     help="Masked models only: fix new tokens left to right instead of surest first.",
 )
 @checkpoint_option
-@device_option("auto")
+@device_option()
 def generate(
     run: Path,
     prompt: str | None,

@@ -7,21 +7,46 @@ from collections.abc import Callable
 
 import click
 
-from tinylm.infer.config import Bounds
+from tinylm.bounds import Bounds
+from tinylm.device_options import DEFAULT_DEVICE, DEVICES
+
+
+def _finite(type_: click.ParamType, value, param, ctx) -> float:  # noqa: ANN001
+    """Refuse nan and inf, which click's FloatRange lets through."""
+    if not math.isfinite(value):
+        type_.fail(f"{value} is not a finite number.", param, ctx)
+    return value
 
 
 class FiniteFloat(click.FloatRange):
-    """A float in a range that also refuses nan and inf (click's FloatRange lets nan through)."""
+    """A float in a range that also refuses nan and inf."""
 
     def convert(self, value, param, ctx):  # noqa: ANN001, ANN201
-        value = super().convert(value, param, ctx)
-        if not math.isfinite(value):
-            self.fail(f"{value} is not a finite number.", param, ctx)
-        return value
+        return _finite(self, super().convert(value, param, ctx), param, ctx)
+
+
+class Phrased(click.ParamType):
+    """A number held to Bounds that phrase their own requirement (e.g. "is out of range; use 1 to
+    1,000,000"): click's range wording would not say it."""
+
+    def __init__(self, bounds: Bounds, integer: bool) -> None:
+        self.bounds, self.base = bounds, click.INT if integer else click.FLOAT
+        self.name = self.base.name
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201
+        number = self.base.convert(value, param, ctx)
+        if self.base is click.FLOAT:
+            _finite(self, number, param, ctx)
+        problem = self.bounds.problem(number)
+        if problem is not None:
+            self.fail(problem, param, ctx)
+        return number
 
 
 def in_bounds(bounds: Bounds, integer: bool = False) -> click.ParamType:
-    """The click type of a setting whose range the library owns: an int or a finite float."""
+    """The click type of a number whose range a Bounds table owns: an int or a finite float."""
+    if bounds.says is not None:
+        return Phrased(bounds, integer)
     kind = click.IntRange if integer else FiniteFloat
     return kind(bounds.low, bounds.high, min_open=bounds.low_open, max_open=bounds.high_open)
 
@@ -35,13 +60,13 @@ checkpoint_option: Callable = click.option(
 )
 
 
-def device_option(default: str = "auto", why: str = "") -> Callable:
+def device_option(default: str = DEFAULT_DEVICE, why: str = "") -> Callable:
     """--device, with a note on why a command defaults to what it does."""
     return click.option(
         "--device",
         default=default,
         show_default=True,
-        help=f"auto, cpu, cuda, cuda:N or mps{f' ({why})' if why else ''}.",
+        help=f"{DEVICES}{f' ({why})' if why else ''}.",
     )
 
 

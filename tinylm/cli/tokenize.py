@@ -8,26 +8,11 @@ from pathlib import Path
 
 import click
 
-from tinylm.data.options import ERRORS, ReadOptions, TokenizeOptions, range_problem
+from tinylm.cli.options import in_bounds
+from tinylm.data.options import ERRORS, TOKENIZE_BOUNDS, ReadOptions, TokenizeOptions
 from tinylm.data.vocab import DEFAULT_VOCAB_SIZE, KINDS
 
 DEFAULTS = TokenizeOptions()
-
-
-class InRange(click.ParamType):
-    """A number held to the library's range rule for its field: refused (exit 2) before any work."""
-
-    def __init__(self, base: click.ParamType, field: str) -> None:
-        self.base, self.field, self.name = base, field, base.name
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        number = self.base.convert(value, param, ctx)
-        problem = range_problem(self.field, number)
-        if problem is not None:
-            self.fail(problem, param, ctx)
-        return number
 
 
 class _TqdmProgress:
@@ -105,14 +90,14 @@ def _tokenize_summary(meta: dict, out: Path) -> None:
 )
 @click.option(
     "--vocab-size",
-    type=InRange(click.INT, "vocab_size"),
+    type=in_bounds(TOKENIZE_BOUNDS["vocab_size"], integer=True),
     default=DEFAULTS.vocab_size,
     help=f"Vocabulary size for bpe/wordpiece/unigram (default {DEFAULT_VOCAB_SIZE}); char and "
     "byte are sized by their alphabet.",
 )
 @click.option(
     "--min-frequency",
-    type=InRange(click.INT, "min_frequency"),
+    type=in_bounds(TOKENIZE_BOUNDS["min_frequency"], integer=True),
     default=DEFAULTS.min_frequency,
     show_default=True,
     help="Minimum count for a merge or word piece to enter the vocabulary.",
@@ -126,7 +111,7 @@ def _tokenize_summary(meta: dict, out: Path) -> None:
 )
 @click.option(
     "--val-fraction",
-    type=InRange(click.FLOAT, "val_fraction"),
+    type=in_bounds(TOKENIZE_BOUNDS["val_fraction"]),
     default=DEFAULTS.val_fraction,
     show_default=True,
     help="Share of the corpus held out for validation (by document, or a tail slice).",

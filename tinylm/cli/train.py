@@ -15,15 +15,23 @@ from typing import Any
 
 import click
 
-from tinylm.cli.options import FiniteFloat
-from tinylm.data.options import TokenizeOptions
+from tinylm.bounds import Bounds
+from tinylm.cli.options import device_option, in_bounds
+from tinylm.data.options import TOKENIZE_BOUNDS, TokenizeOptions
 from tinylm.data.vocab import DEFAULT_VOCAB_SIZE, KINDS
+from tinylm.device_options import DEFAULT_PRECISION, PRECISIONS
 from tinylm.train.config import (
     BATCH_SIZES,
+    DEFAULT_OBJECTIVE,
     DEFAULT_SIZE,
     DEFAULT_TIME,
+    DROPOUT,
+    MASKING_BOUNDS,
+    OBJECTIVES,
     OPTIMIZERS,
+    SHAPE_BOUNDS,
     SIZES,
+    TRAIN_BOUNDS,
     MaskingConfig,
     TrainConfig,
 )
@@ -44,7 +52,13 @@ SIZE_HELP = (
     + ". Plus vocab x width for the tied embedding. Tokens/s measured on a 2-core laptop CPU "
     "at a 2048 vocabulary (bench/train_bench.py)."
 )
-POSITIVE = click.IntRange(min=1)
+# the range of each option that sets a config field, by config
+_BOUNDS: dict[type, dict[str, Bounds]] = {TrainConfig: TRAIN_BOUNDS, MaskingConfig: MASKING_BOUNDS}
+
+
+def _count(bounds: Bounds) -> click.ParamType:
+    """The click type of a whole-number option."""
+    return in_bounds(bounds, integer=True)
 
 
 def _batch_help() -> str:
@@ -84,10 +98,18 @@ class Shares(click.ParamType):
 
 
 def _config_option(
-    flag: str, cls: type, field: str, type_: click.ParamType, help: str | None
+    flag: str, cls: type, field: str, help: str | None, choices: tuple[str, ...] = ()
 ) -> Callable:
-    """An option that defaults to (and shows) the default of one field of a config dataclass."""
+    """An option that defaults to (and shows) the default of one field of a config dataclass,
+    held to the field's range where it has one."""
     default = next(f.default for f in fields(cls) if f.name == field)
+    bounds = _BOUNDS.get(cls, {}).get(field)
+    if choices:
+        type_: click.ParamType = click.Choice(choices)
+    elif bounds is not None:
+        type_ = in_bounds(bounds, integer=isinstance(default, int))
+    else:
+        type_ = click.INT if isinstance(default, int) else click.STRING
     return click.option(flag, type=type_, default=default, show_default=True, help=help)
 
 
@@ -95,8 +117,8 @@ def _config_option(
 @click.argument("data", required=False)
 @click.option(
     "--objective",
-    type=click.Choice(["causal", "masked"]),
-    default="causal",
+    type=click.Choice(OBJECTIVES),
+    default=DEFAULT_OBJECTIVE,
     show_default=True,
     help="causal: a GPT that generates; masked: a BERT that fills blanks.",
 )
@@ -107,42 +129,44 @@ def _config_option(
     show_default=True,
     help=SIZE_HELP,
 )
-@click.option("--n-layer", type=POSITIVE, help="Override the preset's number of blocks.")
-@click.option("--n-head", type=POSITIVE, help="Override the preset's attention heads.")
-@click.option("--d-model", type=POSITIVE, help="Override the preset's width.")
-@click.option("--block-size", type=POSITIVE, help="Override the preset's context length in tokens.")
+@click.option(
+    "--n-layer",
+    type=_count(SHAPE_BOUNDS["n_layer"]),
+    help="Override the preset's number of blocks.",
+)
+@click.option(
+    "--n-head", type=_count(SHAPE_BOUNDS["n_head"]), help="Override the preset's attention heads."
+)
+@click.option(
+    "--d-model", type=_count(SHAPE_BOUNDS["d_model"]), help="Override the preset's width."
+)
+@click.option(
+    "--block-size",
+    type=_count(SHAPE_BOUNDS["block_size"]),
+    help="Override the preset's context length in tokens.",
+)
 @click.option(
     "--dropout",
-    type=FiniteFloat(0, 1, max_open=True),
-    help="Dropout rate (default 0: runs are short).",
+    type=in_bounds(SHAPE_BOUNDS["dropout"]),
+    help=f"Dropout rate (default {DROPOUT:g}: runs are short).",
 )
-@click.option("--batch-size", type=POSITIVE, help=_batch_help())
+@click.option("--batch-size", type=_count(TRAIN_BOUNDS["batch_size"]), help=_batch_help())
 @_config_option(
-    "--grad-accum",
-    TrainConfig,
-    "grad_accum",
-    POSITIVE,
-    "Micro-batches summed into one optimizer step.",
+    "--grad-accum", TrainConfig, "grad_accum", "Micro-batches summed into one optimizer step."
 )
 @_config_option(
     "--optimizer",
     TrainConfig,
     "optimizer",
-    click.Choice(OPTIMIZERS),
     "muon: Muon for block matrices + AdamW for the rest.",
+    OPTIMIZERS,
 )
-@_config_option("--lr", TrainConfig, "lr", FiniteFloat(0, min_open=True), "AdamW learning rate.")
+@_config_option("--lr", TrainConfig, "lr", "AdamW learning rate.")
+@_config_option("--muon-lr", TrainConfig, "muon_lr", "Muon learning rate.")
+@_config_option("--warmup", TrainConfig, "warmup", "Warmup steps.")
+@_config_option("--weight-decay", TrainConfig, "weight_decay", None)
 @_config_option(
-    "--muon-lr", TrainConfig, "muon_lr", FiniteFloat(0, min_open=True), "Muon learning rate."
-)
-@_config_option("--warmup", TrainConfig, "warmup", click.IntRange(min=0), "Warmup steps.")
-@_config_option("--weight-decay", TrainConfig, "weight_decay", FiniteFloat(0), None)
-@_config_option(
-    "--mask-rate",
-    MaskingConfig,
-    "rate",
-    FiniteFloat(0, 1, min_open=True, max_open=True),
-    "Masked objective: share of tokens hidden in training.",
+    "--mask-rate", MaskingConfig, "rate", "Masked objective: share of tokens hidden in training."
 )
 @click.option(
     "--mask-replace",
@@ -157,21 +181,26 @@ def _config_option(
     help=f"Wall-clock budget, e.g. 90s, 10m, 1h (default {DEFAULT_TIME / 60:g}m when "
     "no budget is given); the learning-rate schedule follows it.",
 )
-@click.option("--max-steps", type=POSITIVE, help="Stop after this many optimizer steps.")
-@click.option("--max-tokens", type=POSITIVE, help="Stop after this many training tokens.")
-@_config_option("--eval-every", TrainConfig, "eval_every", POSITIVE, "Steps between evals.")
-@click.option("--save-every", type=POSITIVE, help="Also save last/ every N steps.")
-@_config_option("--seed", TrainConfig, "seed", click.INT, None)
 @click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps.",
+    "--max-steps",
+    type=_count(TRAIN_BOUNDS["max_steps"]),
+    help="Stop after this many optimizer steps.",
 )
 @click.option(
+    "--max-tokens",
+    type=_count(TRAIN_BOUNDS["max_tokens"]),
+    help="Stop after this many training tokens.",
+)
+@_config_option("--eval-every", TrainConfig, "eval_every", "Steps between evals.")
+@click.option(
+    "--save-every", type=_count(TRAIN_BOUNDS["save_every"]), help="Also save last/ every N steps."
+)
+@_config_option("--seed", TrainConfig, "seed", None)
+@device_option(why="auto prefers cuda, then mps, then cpu")
+@click.option(
     "--precision",
-    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
-    default="auto",
+    type=click.Choice(PRECISIONS),
+    default=DEFAULT_PRECISION,
     show_default=True,
     help="auto: bf16 autocast on CUDA (fp16 if unsupported), else fp32.",
 )
@@ -180,11 +209,11 @@ def _config_option(
     default=None,
     help="torch.compile the model (default: on for CUDA only).",
 )
-@_config_option(
-    "--kind", TokenizeOptions, "kind", click.Choice(KINDS), "Tokenizer for raw-text DATA."
-)
+@_config_option("--kind", TokenizeOptions, "kind", "Tokenizer for raw-text DATA.", KINDS)
 @click.option(
-    "--vocab-size", type=int, help=f"Vocabulary for raw-text DATA (default {DEFAULT_VOCAB_SIZE})."
+    "--vocab-size",
+    type=_count(TOKENIZE_BOUNDS["vocab_size"]),
+    help=f"Vocabulary for raw-text DATA (default {DEFAULT_VOCAB_SIZE}).",
 )
 @click.option(
     "-o",

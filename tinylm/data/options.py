@@ -1,20 +1,29 @@
 """What `tinylm tokenize` is asked to do: options, their defaults and range rules; stdlib only.
 
 The CLI reads defaults and rules from here (so `tinylm tokenize --help` imports neither torch nor
-`tokenizers`) and refuses bad values before any work; `tokenize_corpus` applies the same rules
-for direct callers.
+`tokenizers`) and refuses bad values before any work; TokenizeOptions checks the same ranges
+when it is made, for direct callers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tinylm.bounds import Bounds, check_fields, check_value
 from tinylm.data.vocab import MAX_VOCAB_SIZE
 from tinylm.errors import UsageError
 
 ERRORS = ("strict", "replace")  # invalid UTF-8: stop with an error, or replace it with U+FFFD
+# the ranges of TokenizeOptions (also of the tokenize options); unset (None) always passes
+TOKENIZE_BOUNDS = {
+    "vocab_size": Bounds(1, MAX_VOCAB_SIZE, says=f"is out of range; use 1 to {MAX_VOCAB_SIZE:,}"),
+    "min_frequency": Bounds(1),
+    "val_fraction": Bounds(
+        0.0, 1.0, low_open=True, high_open=True, says="must be between 0 and 1 (exclusive)"
+    ),
+}
+OPTION_MESSAGE = "{flag} {problem}."  # a usage error names the option, as the user typed it
 
 
 @dataclass(frozen=True)
@@ -38,40 +47,21 @@ class TokenizeOptions:
     tokenizer_path: Path | None = None  # reuse this tokenizer.json instead of building one
     read: ReadOptions = field(default_factory=ReadOptions)
 
+    def __post_init__(self) -> None:
+        check_fields(self, TOKENIZE_BOUNDS, UsageError, OPTION_MESSAGE)
+
     @property
     def needs_alphabet(self) -> bool:
         """Whether the tokenizer to build needs the corpus alphabet (byte-level kinds do not)."""
         return self.tokenizer_path is None and self.kind not in ("bpe", "byte")
 
 
-# field -> (what a value must satisfy, how to say it when it does not)
-RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
-    "val_fraction": (lambda v: 0.0 < v < 1.0, "must be between 0 and 1 (exclusive)"),
-    "min_frequency": (lambda v: v >= 1, "must be at least 1"),
-    "vocab_size": (
-        lambda v: 1 <= v <= MAX_VOCAB_SIZE,
-        f"is out of range; use 1 to {MAX_VOCAB_SIZE:,}",
-    ),
-}
-
-
-def range_problem(name: str, value: float | None) -> str | None:
-    """What is wrong with `value` for the option field `name`; None when it is fine."""
-    ok, requirement = RANGES[name]
-    return None if value is None or ok(value) else f"{value} {requirement}"
-
-
 def check_range(name: str, value: float | None) -> None:
-    """Raise a UsageError naming the option when `value` breaks its range rule."""
-    problem = range_problem(name, value)
-    if problem is not None:
-        raise UsageError(f"--{name.replace('_', '-')} {problem}.")
+    """Raise a UsageError naming the option when `value` is outside its TOKENIZE_BOUNDS."""
+    check_value(name, value, TOKENIZE_BOUNDS[name], UsageError, OPTION_MESSAGE)
 
 
 def check_options(opts: TokenizeOptions) -> None:
-    """Reject impossible option values before any work (the vocabulary size is checked when it is
-    resolved against the tokenizer kind)."""
-    check_range("val_fraction", opts.val_fraction)
-    check_range("min_frequency", opts.min_frequency)
+    """Reject what TokenizeOptions cannot check itself (its ranges are checked when it is made)."""
     if opts.read.errors not in ERRORS:
         raise UsageError(f"--errors {opts.read.errors!r} must be 'strict' or 'replace'.")

@@ -4,31 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tinylm.bounds import Bounds, check_fields
+
 SHORTLIST = 32  # candidates rescored per blank; ranks below it are rarely worth the forwards
 ROUNDS = 10  # mask-predict refinement rounds per chunk of new tokens
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """The allowed values of a number: from `low` up to `high` (None: no end), ends included
-    unless open. The library checks with it and the CLI's option types are built from it."""
-
-    low: float
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-
-    def __contains__(self, x: float) -> bool:
-        above = x > self.low if self.low_open else x >= self.low
-        below = self.high is None or (x < self.high if self.high_open else x <= self.high)
-        return above and below  # nan is in no range: every comparison with it is false
-
-    def __str__(self) -> str:
-        if self.high is None:
-            return f"{'>' if self.low_open else '>='} {self.low:g}"
-        left = "(" if self.low_open else "["
-        right = ")" if self.high_open else "]"
-        return f"in {left}{self.low:g}, {self.high:g}{right}"
 
 
 # the settings of SamplingConfig that have a range (also the ranges of `generate`'s options)
@@ -55,14 +34,17 @@ class SamplingConfig:
     stop_at_eos: bool = True
 
     def __post_init__(self) -> None:
-        for name, bounds in SAMPLING_BOUNDS.items():
-            value = getattr(self, name)
-            if value not in bounds:
-                raise ValueError(f"{name} must be {bounds}, got {value}")
+        check_fields(self, SAMPLING_BOUNDS)
 
 
 # the sampling setting of every preview: the sample after training and compare's generations
 PREVIEW = SamplingConfig(temperature=0.8, top_k=40)
+
+
+# how much work: at least one of each (also the ranges of `compare`'s options)
+COMPARE_BOUNDS = {
+    name: Bounds(1) for name in ("blanks", "max_tokens", "samples", "new_tokens", "shortlist")
+}
 
 
 @dataclass(frozen=True)
@@ -76,3 +58,12 @@ class CompareOptions:
     new_tokens: int = 100
     shortlist: int = SHORTLIST
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_fields(self, COMPARE_BOUNDS)
+
+
+# the ranges of the other numeric options of `generate`, `fill-mask` and `eval`
+GENERATE_BOUNDS = {"num_samples": Bounds(1), "rounds": Bounds(1)}
+FILL_MASK_BOUNDS = {"top_k": Bounds(1), "shortlist": Bounds(1)}
+EVAL_BOUNDS = {"max_tokens": Bounds(2)}  # one token predicts the next: two is the least scored

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from tinylm.bounds import Bounds, check_fields
+
 # Sized for a 2-core laptop CPU; tokens/s measured with `bench/train_bench.py` (see README).
 SIZES: dict[str, dict] = {
     "tiny": dict(n_layer=4, n_head=4, d_model=128, block_size=64),
@@ -18,6 +20,36 @@ DEFAULT_SIZE = "tiny"
 BATCH_SIZES = {"tiny": 64, "small": 32, "base": 32}
 OPTIMIZERS = ("muon", "adamw")  # muon: Muon for block matrices + AdamW for the rest
 DEFAULT_TIME = 120.0  # seconds: `tinylm train` with no budget finishes in about two minutes
+# what a new model is unless told otherwise (ModelConfig has no defaults: these are the only ones)
+OBJECTIVES = ("causal", "masked")  # what `tinylm train` trains (the model also builds "diffusion")
+DEFAULT_OBJECTIVE = "causal"
+DROPOUT = 0.0  # runs are short: dropout would only slow learning
+# the ranges of the shape options; ModelConfig checks its own again (it is also read from files)
+SHAPE_BOUNDS = {
+    **{name: Bounds(1) for name in ("n_layer", "n_head", "d_model", "block_size")},
+    "dropout": Bounds(0.0, 1.0, high_open=True),
+}
+MASKING_BOUNDS = {
+    "rate": Bounds(0.0, 1.0, low_open=True, high_open=True),
+    "p_mask": Bounds(0.0, 1.0),
+    "p_random": Bounds(0.0, 1.0),
+}
+TRAIN_BOUNDS = {  # the budget and save_every may be unset (None)
+    "batch_size": Bounds(1),
+    "grad_accum": Bounds(1),
+    "lr": Bounds(0.0, low_open=True),
+    "muon_lr": Bounds(0.0, low_open=True),
+    "weight_decay": Bounds(0.0),
+    "warmup": Bounds(0),
+    "lr_final": Bounds(0.0, 1.0),
+    "time_limit": Bounds(0.0, low_open=True),
+    "max_steps": Bounds(1),
+    "max_tokens": Bounds(1),
+    "eval_every": Bounds(1),
+    "log_every": Bounds(1),
+    "eval_windows": Bounds(1),
+    "save_every": Bounds(1),
+}
 
 
 @dataclass(frozen=True)
@@ -29,12 +61,10 @@ class MaskingConfig:
     p_random: float = 0.1
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.rate < 1.0:
-            raise ValueError(f"mask rate must be in (0, 1), got {self.rate}")
-        if self.p_mask < 0 or self.p_random < 0 or self.p_mask + self.p_random > 1.0:
+        check_fields(self, MASKING_BOUNDS, message="mask {name} {problem}")
+        if self.p_mask + self.p_random > 1.0:
             raise ValueError(
-                "mask/random shares must be >= 0 and sum to <= 1, "
-                f"got {self.p_mask}, {self.p_random}"
+                f"mask/random shares must sum to <= 1, got {self.p_mask}, {self.p_random}"
             )
 
 
@@ -62,21 +92,11 @@ class TrainConfig:
     masking: MaskingConfig = field(default_factory=MaskingConfig)
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "grad_accum", "eval_every", "eval_windows", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("time_limit", "max_steps", "max_tokens", "save_every"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"{name} must be > 0, got {value}")
+        check_fields(self, TRAIN_BOUNDS)
         if self.time_limit is None and self.max_steps is None and self.max_tokens is None:
             raise ValueError("a budget is needed: time_limit, max_steps or max_tokens")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.lr <= 0 or self.muon_lr <= 0 or self.weight_decay < 0 or self.warmup < 0:
-            raise ValueError("lr and muon_lr must be > 0; weight_decay and warmup >= 0")
-        if not 0.0 <= self.lr_final <= 1.0:
-            raise ValueError(f"lr_final must be in [0, 1], got {self.lr_final}")
 
     def to_dict(self) -> dict:
         return asdict(self)

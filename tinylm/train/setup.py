@@ -15,7 +15,7 @@ from tinylm.data.prepare import Progress, TokenizeOptions, tokenize_corpus
 from tinylm.data.tokens import TokenData, is_token_dir, load_token_dir
 from tinylm.errors import TinylmError, UsageError
 from tinylm.model import ModelConfig, Transformer
-from tinylm.train.config import SIZES, MaskingConfig, TrainConfig
+from tinylm.train.config import DROPOUT, SIZES, MaskingConfig, TrainConfig
 
 
 def parse_duration(text: str) -> float:
@@ -82,7 +82,7 @@ def build_model_config(
     vocab_size: int, objective: str, size: str, overrides: dict[str, int | float]
 ) -> ModelConfig:
     """A size preset with explicit overrides; bad shapes become one clear usage error."""
-    fields = {**SIZES[size], **overrides}
+    fields = {**SIZES[size], "dropout": DROPOUT, **overrides}
     try:
         return ModelConfig(vocab_size=vocab_size, objective=objective, **fields)
     except ValueError as e:
