@@ -11,10 +11,11 @@ from dataclasses import asdict, dataclass
 import torch
 from tokenizers import Tokenizer
 
+from tinylm.bounds import check_value
 from tinylm.data.tokenizer import tokenizer_kind
 from tinylm.data.vocab import MASK_ID, N_SPECIAL, UNK_ID
 from tinylm.errors import UsageError
-from tinylm.infer.config import SHORTLIST
+from tinylm.infer.config import FILL_MASK_BOUNDS, SHORTLIST
 from tinylm.infer.loading import encode_text
 from tinylm.infer.simulate import causal_fill
 from tinylm.model import Transformer
@@ -35,8 +36,9 @@ class Candidate:
         return asdict(self)
 
 
-def encode_masked(tok: Tokenizer, text: str, block_size: int) -> list[int]:
-    """Token ids of `text`, each [MASK] (or <mask>) one mask token."""
+def encode_masked(tok: Tokenizer, text: str, block_size: int, causal: bool = False) -> list[int]:
+    """Token ids of `text`, each [MASK] (or <mask>) one mask token; they must fit the context
+    of a model with `block_size` positions (a causal one spends one on its [EOS] start)."""
     for alias in MASK_ALIASES:
         text = text.replace(alias, "[MASK]")
     if "[MASK]" not in text:
@@ -46,9 +48,16 @@ def encode_masked(tok: Tokenizer, text: str, block_size: int) -> list[int]:
     if tokenizer_kind(tok) == "bpe":  # byte-level BPE words carry their leading space, like " be"
         text = text.replace(" [MASK]", "[MASK]")
     ids, _ = encode_text(tok, text, specials=True)
-    if len(ids) > block_size:
+    most = block_size - causal
+    if len(ids) > most:
+        why = (
+            f"its {block_size} positions less one for the [EOS] that starts the text"
+            if causal
+            else f"its whole context of {block_size} positions"
+        )
         raise UsageError(
-            f"the text is {len(ids)} tokens long; this model reads at most {block_size}."
+            f"the text is {len(ids)} tokens long; this {'causal' if causal else 'masked'} "
+            f"model reads at most {most} ({why}); shorten the text."
         )
     return ids
 
@@ -119,8 +128,7 @@ def fill_mask(
     A causal model's answer is simulated by rescoring (`tinylm.infer.simulate.causal_fill`), over
     `shortlist` candidates per mask.
     """
-    if top_k < 1:
-        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    check_value("top_k", top_k, FILL_MASK_BOUNDS["top_k"])
     if model.config.causal:
         ranked = causal_fill(model, ids, shortlist, targets, joint)
         return [_candidates(tok, ids, p, ranked[p][:top_k]) for p in sorted(ranked)]

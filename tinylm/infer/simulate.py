@@ -16,8 +16,9 @@ from collections.abc import Iterator
 
 import torch
 
+from tinylm.bounds import check_value
 from tinylm.data.vocab import EOS_ID, MASK_ID, N_SPECIAL
-from tinylm.infer.config import ROUNDS, SHORTLIST, SamplingConfig
+from tinylm.infer.config import GENERATE_BOUNDS, ROUNDS, SHORTLIST, SamplingConfig
 from tinylm.infer.sampling import repetition_penalty, sampling_probs
 from tinylm.metrics import next_token_nll
 from tinylm.model import Transformer
@@ -129,8 +130,7 @@ def mask_predict(
     Each chunk starts as [MASK]s after the context; after round r of `rounds`, r/rounds of
     them are fixed, the surest (or the leftmost) first; the others are predicted again.
     """
-    if rounds < 1:
-        raise ValueError(f"rounds must be at least 1, got {rounds}")
+    check_value("rounds", rounds, GENERATE_BOUNDS["rounds"])
     block = model.config.block_size
     ids = list(prompt) or [EOS_ID]
     left = cfg.max_new_tokens
