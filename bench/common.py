@@ -60,15 +60,18 @@ def timed_run(
     stop_below: float | None = None,
     seed: int = 0,
     build: Callable[[ModelConfig], Transformer] = Transformer,
+    trainer: type[Trainer] = Trainer,
 ) -> dict:
     """Train with tinylm's own step for `budget` s of training time; measure at `checkpoints`.
 
-    `build` makes the model from `cfg`: tinylm's Transformer, or an arch_variants.build variant.
+    `build` makes the model from `cfg`: tinylm's Transformer, or an arch_variants.build variant;
+    `trainer` may be a Trainer subclass with another objective (bench/blanks_bench.py).
     """
     torch.manual_seed(seed)
     model = build(cfg)
     work = Path(tempfile.mkdtemp(prefix="tinylm-run-"))
-    trainer = Trainer(model, tcfg, data, pick_runtime(torch.device("cpu")), work, lambda e: None)
+    runtime = pick_runtime(torch.device("cpu"))
+    trainer = trainer(model, tcfg, data, runtime, work, lambda e: None)
     model.train()
     trained, step, seen = 0.0, 0, {}
     marks = sorted(checkpoints)

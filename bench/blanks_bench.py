@@ -1,0 +1,130 @@
+"""Which masked recipe wins fill-in-the-blank at the default budget (masked must win its job)?
+
+The job is `tinylm compare`'s: 200 passages of 64 tokens from the bundled corpus's val split
+(BPE 2048, the `tinylm train` default data), one blank each in the middle half; top-1 accuracy.
+The reference is a causal model of the same size and budget, simulating by rescoring. Every
+variant trains the tiny preset for the same training time (default 120 s: `tinylm train`'s
+default budget), two seeds.
+
+    python bench/blanks_bench.py                       # every variant, 120 s, seeds 0 and 1
+    python bench/blanks_bench.py --only causal masked-30 --budget 60 --seeds 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from common import timed_run
+
+from tinylm.data.corpus import bundled_corpus
+from tinylm.data.prepare import TokenizeOptions, tokenize_corpus
+from tinylm.data.tokens import TokenData, load_token_dir
+from tinylm.data.vocab import MASK_ID, N_SPECIAL
+from tinylm.infer.scoring import blank_accuracy, blanks
+from tinylm.metrics import IGNORE
+from tinylm.model import ModelConfig
+from tinylm.train.config import BATCH_SIZES, SIZES, MaskingConfig, TrainConfig
+from tinylm.train.objectives import masked_loss
+from tinylm.train.trainer import Trainer
+
+
+def per_sequence_rates(lo: float, hi: float):  # noqa: ANN201
+    """Masking at a rate drawn per sequence from U(lo, hi), always [MASK] (diffusion-style)."""
+
+    def mask(batch: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        rates = lo + (hi - lo) * torch.rand(batch.size(0), generator=g)
+        chosen = (torch.rand(batch.shape, generator=g) < rates[:, None]) & (batch >= N_SPECIAL)
+        return _apply(batch, chosen)
+
+    return mask
+
+
+def spans(rate: float, length: int):  # noqa: ANN201
+    """Masking in spans of `length` tokens covering about `rate` of the text, always [MASK]."""
+
+    def mask(batch: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        starts = torch.rand(batch.shape, generator=g) < rate / length
+        chosen = starts.clone()
+        for k in range(1, length):  # each start covers the next length - 1 tokens too
+            chosen[:, k:] |= starts[:, :-k]
+        return _apply(batch, chosen & (batch >= N_SPECIAL))
+
+    return mask
+
+
+def _apply(batch: torch.Tensor, chosen: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    labels = torch.where(chosen, batch, torch.full_like(batch, IGNORE))
+    return torch.where(chosen, torch.full_like(batch, MASK_ID), batch), labels
+
+
+class VariantTrainer(Trainer):
+    """tinylm's trainer with another way of choosing the hidden tokens."""
+
+    masking = None
+
+    def _loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, int]:
+        inputs, labels = type(self).masking(batch, self.mask_gen)
+        loss, _ = masked_loss(self.net, inputs, labels)
+        return loss, batch.numel()
+
+
+# name -> (objective, masking config or custom masking, size)
+VARIANTS = {
+    "causal": ("causal", None, "tiny"),
+    "masked-30": ("masked", MaskingConfig(rate=0.3), "tiny"),
+    "masked-40": ("masked", MaskingConfig(rate=0.4), "tiny"),
+    "masked-50": ("masked", MaskingConfig(rate=0.5), "tiny"),
+    "masked-30-allmask": ("masked", MaskingConfig(rate=0.3, p_mask=1.0, p_random=0.0), "tiny"),
+    "masked-U15-60": ("masked", per_sequence_rates(0.15, 0.6), "tiny"),
+    "masked-U05-95": ("masked", per_sequence_rates(0.05, 0.95), "tiny"),
+    "masked-span3-30": ("masked", spans(0.3, 3), "tiny"),
+    "diffusion": ("diffusion", None, "tiny"),
+    "masked-30-small": ("masked", MaskingConfig(rate=0.3), "small"),
+}
+
+
+def bundled_bpe(work: Path) -> TokenData:
+    """The bundled corpus as `tinylm train` tokenizes it by default (BPE 2048)."""
+    out = work / "tok"
+    if not out.exists():
+        tokenize_corpus([str(bundled_corpus())], out, TokenizeOptions())
+    return load_token_dir(out)
+
+
+def run_variant(name: str, data: TokenData, budget: float, seed: int) -> float:
+    """Train one variant for `budget` s of training time; its blank top-1 on the val split."""
+    objective, masking, size = VARIANTS[name]
+    cfg = ModelConfig(vocab_size=data.vocab_size, objective=objective, dropout=0.0, **SIZES[size])
+    tcfg = TrainConfig(batch_size=BATCH_SIZES[size], time_limit=budget, seed=seed)
+    if isinstance(masking, MaskingConfig):
+        tcfg = replace(tcfg, masking=masking)
+    trainer_cls = Trainer
+    if callable(masking):
+        trainer_cls = type(f"Trainer_{name}", (VariantTrainer,), {"masking": staticmethod(masking)})
+    run = timed_run(cfg, tcfg, data, budget, [], lambda m: 0.0, seed=seed, trainer=trainer_cls)
+    model = run["model"].eval()
+    windows, positions = blanks(data.val, 64, 200)
+    return blank_accuracy(model, windows, positions)["top1"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--budget", type=float, default=120.0, help="training seconds per run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--only", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    data = bundled_bpe(Path(tempfile.mkdtemp(prefix="tinylm-blanks-")))
+    print(f"blank top-1 after {args.budget:g} s of training (200 blanks, val split)")
+    for seed in args.seeds:  # seeds outside, variants inside: drift in the host hits all alike
+        for name in args.only:
+            top1 = run_variant(name, data, args.budget, seed)
+            print(f"{name:20s} seed {seed}: {top1:.1%}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
