@@ -6,6 +6,7 @@ loaded with `torch.load(..., weights_only=True)`.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from dataclasses import dataclass
@@ -70,7 +71,9 @@ def save_checkpoint(
         if trainer_state is not None:
             (tmp / "trainer_state.json").write_text(json.dumps(trainer_state, indent=2) + "\n")
         if optimizer_state is not None:
-            torch.save(optimizer_state, tmp / "optimizer.pt")
+            buf = io.BytesIO()  # torch.save reports a full disk without an errno; Python does
+            torch.save(optimizer_state, buf)
+            (tmp / "optimizer.pt").write_bytes(buf.getbuffer())
 
 
 @dataclass

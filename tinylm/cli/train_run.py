@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -135,10 +134,11 @@ def _resume(out: Path, budget: dict, s: Session) -> Trainer:
 
 def _start(request: TrainRequest, s: Session) -> Trainer:
     """A new run: its directory, data, model and trainer; a run that never starts leaves none."""
-    out = None
+    out = run_dir = None
     if s.rank == 0:
         out = request.out or default_out(request.objective)
-        prepare_out(out, request.force)
+        inputs = (request.data or bundled_corpus(), request.init_from)
+        run_dir = prepare_out(out, request.force, inputs)  # a replaced run is only set aside
     out = _share_path(out, s.world)
     try:
         data = _new_data(request, out, s)
@@ -150,9 +150,10 @@ def _start(request: TrainRequest, s: Session) -> Trainer:
         trainer = _trainer(model, request.train, data, out, s)  # checks that the data fits
         if s.rank == 0:
             write_run_info(out, _run_info(request, trainer, s))
+            run_dir.commit()  # set up: the run it replaces (--force) can go now
     except BaseException:
         if s.rank == 0:
-            shutil.rmtree(out, ignore_errors=True)
+            run_dir.abandon()  # and the replaced run comes back
         raise
     return trainer
 

@@ -62,7 +62,8 @@ class _SplitWriter:
         ]
         if parts:
             ids = np.concatenate(parts)
-            ids.tofile(self.file)
+            # file.write, not ids.tofile: tofile reports a full disk without an errno
+            self.file.write(ids.tobytes())
             self.stats.tokens += len(ids)
         self.queue, self.queued = [], 0
 

@@ -15,7 +15,7 @@ from typing import BinaryIO, Protocol
 
 from tokenizers import Tokenizer
 
-from tinylm.atomic import atomic_dir
+from tinylm.atomic import atomic_dir, check_out_clear
 from tinylm.data.corpus import (
     STDIN_SPOOL,
     Source,
@@ -69,6 +69,7 @@ def tokenize_corpus(
     progress = progress or _NoProgress()
     started = time.perf_counter()
     resolved = resolve_inputs(inputs)
+    check_out_clear(out, [*inputs, *resolved, opts.tokenizer_path])
     with atomic_dir(out, force) as tmp:
         sources = make_sources(resolved, tmp, stdin or sys.stdin.buffer)
         progress.stage("scan", disk_bytes(sources))
@@ -112,5 +113,6 @@ def _tokenizer(
     docs = iter_documents(sources, opts.read, progress.advance)
     texts = (chunk for doc in docs for chunk in chunks(doc))
     tokenizer = build_tokenizer(opts.kind, texts, vocab_size, opts.min_frequency, alphabet)
-    tokenizer.save(str(path))
+    # written by Python, not tokenizer.save: a full disk then raises an OSError with its errno
+    path.write_text(tokenizer.to_str(pretty=True), encoding="utf-8")
     return tokenizer, opts.kind

@@ -28,13 +28,19 @@ def scan_corpus(
     """Read the corpus once without holding it; refuse a corpus without text."""
     sizes: list[int] = []
     alphabet: set[str] = set()
+    visible = False  # any character besides whitespace: a tokenizer has something to learn
     for doc in iter_documents(sources, read, on_bytes):
         n = 0
         for text in doc:
             n += len(text.encode("utf-8"))
+            visible = visible or not text.isspace()
             if need_alphabet:  # 30x the cost of the byte count, and bpe/byte never use it
                 alphabet.update(text)
         sizes.append(n)
     if sum(sizes) == 0:
         raise TinylmError("the corpus is empty: the inputs hold no text.")
+    if not visible:
+        raise TinylmError(
+            f"the corpus is empty: its {sum(sizes):,} bytes are all whitespace; give text."
+        )
     return CorpusScan(sizes, alphabet)

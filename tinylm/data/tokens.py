@@ -10,9 +10,10 @@ import numpy as np
 import torch
 
 from tinylm.data.meta import SPLITS
-from tinylm.data.tokenizer import file_sha256
+from tinylm.data.tokenizer import file_sha256, load_tokenizer
 from tinylm.errors import TinylmError
 
+CHECK_CHUNK = 1 << 24  # ids per step of the vocabulary check: 32-64 MB of the memory map
 REQUIRED = ("meta.json", "tokenizer.json", *(f"{name}.bin" for name in SPLITS))
 
 
@@ -46,39 +47,80 @@ def is_token_dir(path: Path) -> bool:
 
 
 def load_token_dir(path: Path) -> TokenData:
-    """Open a token directory, checking files, tokenizer hash and sizes against meta.json."""
+    """Open a token directory, checking its files against meta.json and the tokenizer, and every
+    id against the vocabulary, so bad data fails here rather than deep inside training."""
     missing = [name for name in REQUIRED if not (path / name).is_file()]
     if missing:
         raise TinylmError(
             f"{path} is not a complete `tinylm tokenize` output (missing {', '.join(missing)})."
         )
-    try:
-        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-        dtype = np.dtype(meta["dtype"])
-        expected = {name: int(meta["splits"][name]["tokens"]) for name in SPLITS}
-        sha = meta["tokenizer"]["sha256"]
-    except (ValueError, KeyError, TypeError) as e:
-        raise TinylmError(
-            f"{path / 'meta.json'} is corrupt ({e}); run `tinylm tokenize` again."
-        ) from e
-    if file_sha256(path / "tokenizer.json") != sha:
+    meta, dtype, expected = _read_meta(path / "meta.json")
+    if file_sha256(path / "tokenizer.json") != meta["tokenizer"]["sha256"]:
         raise TinylmError(
             f"{path / 'tokenizer.json'} does not match meta.json (SHA-256 differs): the token "
             "files were made with another tokenizer; run `tinylm tokenize` again."
         )
+    actual = load_tokenizer(path / "tokenizer.json").get_vocab_size()
+    if actual != meta["vocab_size"]:
+        raise TinylmError(
+            f"{path / 'meta.json'} says the vocabulary has {meta['vocab_size']} ids but "
+            f"tokenizer.json has {actual}; run `tinylm tokenize` again."
+        )
     splits = {name: _open_split(path / f"{name}.bin", dtype, n) for name, n in expected.items()}
+    for name, ids in splits.items():
+        check_ids(path / f"{name}.bin", ids, actual)
     return TokenData(path, meta, splits["train"], splits["val"])
+
+
+def _read_meta(file: Path) -> tuple[dict, np.dtype, dict[str, int]]:
+    """meta.json, its token dtype and the token count of each split, all checked for sense."""
+    try:
+        meta = json.loads(file.read_text(encoding="utf-8"))
+        dtype = np.dtype(meta["dtype"])
+        expected = {name: int(meta["splits"][name]["tokens"]) for name in SPLITS}
+        vocab = meta["vocab_size"]
+        if not isinstance(meta["tokenizer"]["sha256"], str):
+            raise TypeError("tokenizer.sha256 is not a string")
+        if dtype not in (np.uint16, np.uint32):
+            raise ValueError(f"dtype {dtype} is not uint16 or uint32")
+        if not isinstance(vocab, int) or vocab <= 0:
+            raise ValueError(f"vocab_size {vocab!r} is not a positive whole number")
+        if min(expected.values()) < 0:
+            raise ValueError("a negative token count")
+    except (ValueError, KeyError, TypeError) as e:
+        raise TinylmError(f"{file} is corrupt ({e}); run `tinylm tokenize` again.") from e
+    return meta, dtype, expected
 
 
 def _open_split(file: Path, dtype: np.dtype, tokens: int) -> np.ndarray:
     """Memory-map one split's ids after checking the file's size against meta.json."""
     size = file.stat().st_size
+    if size % dtype.itemsize:
+        raise TinylmError(
+            f"{file} is {size:,} bytes, not a whole number of {dtype} ids ({dtype.itemsize} "
+            "bytes each): it is truncated or corrupt; run `tinylm tokenize` again."
+        )
     if size != tokens * dtype.itemsize:
         raise TinylmError(
-            f"{file} holds {size // dtype.itemsize} tokens but meta.json "
-            f"says {tokens}; run `tinylm tokenize` again."
+            f"{file} holds {size // dtype.itemsize:,} tokens but meta.json says {tokens:,}; "
+            "run `tinylm tokenize` again."
         )
+    if size == 0:  # mmap refuses an empty file
+        return np.zeros(0, dtype=dtype)
     return np.memmap(file, dtype=dtype, mode="r")
+
+
+def check_ids(file: Path, ids: np.ndarray, vocab_size: int) -> None:
+    """Every id must be below `vocab_size`: one pass over the memory map, in chunks."""
+    for start in range(0, len(ids), CHECK_CHUNK):
+        chunk = np.asarray(ids[start : start + CHECK_CHUNK])
+        if int(chunk.max()) >= vocab_size:
+            where = start + int(np.argmax(chunk >= vocab_size))
+            raise TinylmError(
+                f"{file} holds id {int(ids[where])} at token {where:,}, outside the vocabulary "
+                f"of {vocab_size} (ids 0-{vocab_size - 1}): the file is corrupt or was made "
+                "with another tokenizer; run `tinylm tokenize` again."
+            )
 
 
 def shard(data: np.ndarray, rank: int, world: int) -> np.ndarray:

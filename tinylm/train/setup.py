@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tinylm.atomic import write_atomic
+from tinylm.atomic import check_out_clear, collect_stale, temp_name, write_atomic
 from tinylm.checkpoint import load_checkpoint, load_trainer_state, read_config
 from tinylm.data.prepare import Progress, TokenizeOptions, tokenize_corpus
 from tinylm.data.tokens import TokenData, is_token_dir, load_token_dir
@@ -41,24 +43,66 @@ def default_out(objective: str) -> Path:
     return Path("runs") / f"{objective}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def prepare_out(out: Path, force: bool) -> None:
-    """Create the run directory; an existing non-empty one needs --force (or --resume)."""
+@dataclass
+class RunDir:
+    """A new run's directory. With --force, the run it replaces is set aside, not deleted: it is
+    removed by `commit` once the new run is fully set up, and put back by `abandon`."""
+
+    path: Path
+    replaced: Path | None = None  # the old run, set aside until this one is set up
+    existed: bool = False  # an empty directory the user made: emptied, not removed, on abandon
+
+    def commit(self) -> None:
+        """The new run is set up: the old one can go."""
+        if self.replaced is not None:
+            shutil.rmtree(self.replaced, ignore_errors=True)
+            self.replaced = None
+
+    def abandon(self) -> None:
+        """The new run never started: remove what it made and put the old run back."""
+        if self.existed:
+            for child in list(self.path.iterdir()) if self.path.is_dir() else []:
+                _remove(child)
+        else:
+            shutil.rmtree(self.path, ignore_errors=True)
+        if self.replaced is not None:
+            os.replace(self.replaced, self.path)
+            self.replaced = None
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
+
+
+def prepare_out(out: Path, force: bool, inputs: Iterable[Path | str | None] = ()) -> RunDir:
+    """Create the run directory; an existing non-empty one needs --force (or --resume), and an
+    --out that is or holds one of the run's `inputs` (or the working directory) is refused."""
+    check_out_clear(out, inputs)
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out} exists and is not a directory; choose another --out.")
+    collect_stale(Path(os.path.abspath(out)).parent, out.name)
+    run = RunDir(out)
     if out.is_dir() and any(out.iterdir()):
         if not force:
             raise UsageError(
                 f"run directory {out} already exists; use --resume {out} to continue it, "
                 "--force to replace it, or another --out."
             )
-        shutil.rmtree(out)
+        run.replaced = out.with_name(temp_name(out.name, "old"))
+        os.replace(out, run.replaced)
+    run.existed = out.is_dir()
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".write-test"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
+        run.abandon()
         raise TinylmError(f"cannot write to run directory {out}: {e.strerror}.") from e
+    return run
 
 
 def load_data(
@@ -126,6 +170,7 @@ def write_run_info(out: Path, info: dict) -> None:
 def load_resume(run: Path, budget: dict[str, float | int]) -> Resumed:
     """Open RUN/last to continue it; an explicit budget replaces the saved one's fields."""
     last = run / "last"
+    collect_stale(run)  # first: a swap killed between its renames left last/ set aside
     if not (run / "run.json").is_file() or not last.is_dir():
         raise TinylmError(f"--resume {run}: not a tinylm run directory (no run.json or last/).")
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from tinylm.atomic import append_line
 from tinylm.checkpoint import save_checkpoint, unwrap
 from tinylm.data.tokens import TokenData, fixed_windows, random_windows, shard
 from tinylm.device import Runtime
@@ -149,8 +150,7 @@ class Trainer:
         """Append to metrics.jsonl and pass to the reporter (rank 0 only)."""
         if self.rank != 0:
             return
-        with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(event) + "\n")
+        append_line(self.out / "metrics.jsonl", json.dumps(event))
         self.report(event)
 
     # -- the loop ----------------------------------------------------------------------------
