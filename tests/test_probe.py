@@ -1,7 +1,11 @@
 """Linear probes: they find what is there and nothing that is not."""
 
+import json
+
 import numpy as np
+import pytest
 import torch
+from conftest import run_cli
 
 from tinylm.data.vocab import EOS_ID
 from tinylm.infer.probe import bag_of_words, layer_features, probe_accuracy
@@ -79,3 +83,44 @@ def test_source_task_labels_passages_by_document():
     assert sorted(set(labels)) == [0, 1, 2]
     assert all(set(s) == {seqs[i][0]} for i, s in enumerate(seqs))
     assert source_task(docs[0], length=16, n=30) == ([], [])
+
+
+def test_probe_command_builds_tasks_from_the_val_split(runs):
+    r = run_cli("probe", str(runs["masked"]), "--json", "--passages", "40")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    task = report["tasks"]["order"]
+    assert report["objective"] == "masked" and task["classes"] == 2
+    assert len(task["layers"]) == 2  # embeddings and the one block
+    assert task["chance"] == 0.5 and 0.0 <= task["best"]["accuracy"] <= 1.0
+
+
+def test_probe_command_with_labels(runs, tmp_path):
+    labels = tmp_path / "labels.jsonl"
+    records = [{"text": "Speak, speak." * 2, "label": "a"}] * 10
+    records += [{"text": "Before we proceed.", "label": "b"}] * 10
+    labels.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    r = run_cli("probe", str(runs["causal"]), "--labels", str(labels), "--json")
+    assert r.exit_code == 0, r.output
+    task = json.loads(r.stdout)["tasks"]["labels.jsonl"]
+    assert task["examples"] == 20 and task["bag_of_words"]["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "content, code, needle",
+    [
+        ('{"text": "a"}\n', 1, "labels.jsonl:1"),
+        ("not json\n", 1, "labels.jsonl:1"),
+        ('{"text": "Speak", "label": "a"}\n' * 12, 1, "2 classes"),
+        (None, 2, "does not exist"),
+    ],
+)
+def test_probe_bad_labels(runs, tmp_path, content, code, needle):
+    labels = tmp_path / "labels.jsonl"
+    if content is not None:
+        labels.write_text(content)
+    r = run_cli("probe", str(runs["masked"]), "--labels", str(labels))
+    assert r.exit_code == code
+    assert needle in r.stderr and "Traceback" not in r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1  # one line says what is wrong (click adds usage lines above it)

@@ -6,31 +6,64 @@ Heavy modules (torch, tokenizers, numpy) are imported inside commands so `--help
 from __future__ import annotations
 
 import errno
+import sys
 
 import click
 
 from tinylm import __version__
-from tinylm.errors import TinylmError
+from tinylm.errors import TinylmError, first_line, shorten
+
+# errors of a write that cannot succeed here; any other OSError names what failed and why
+FULL_OR_READ_ONLY = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
 
 
 class TinylmGroup(click.Group):
-    """A group that turns library errors into one clear line and the right exit code."""
+    """A group that turns library errors into one clear line and the right exit code.
+
+    Exit 1: the data or the environment (TinylmError, an OSError, memory); exit 2: an impossible
+    option or argument (UsageError, click's own checks). A mistake of the user's should reach
+    here as one of those; anything else is a bug in tinylm and keeps its traceback.
+    """
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except TinylmError as e:
-            err = click.ClickException(str(e))
-            err.exit_code = e.exit_code
-            raise err from None
+            raise _one_line(str(e), e.exit_code) from None
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
         except OSError as e:
-            if e.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
-                where = f" ({e.filename})" if e.filename else ""
-                raise click.ClickException(f"cannot write{where}: {e.strerror}.") from None
-            raise
+            raise _one_line(_os_message(e), 1) from None
+        except (MemoryError, RuntimeError) as e:
+            if not _out_of_memory(e):
+                raise
+            raise _one_line(
+                f"out of memory ({first_line(e)}); use a smaller model, batch or input.", 1
+            ) from None
+
+
+def _one_line(message: str, exit_code: int) -> click.ClickException:
+    """A ClickException that prints `message` on one line (a path may hold a newline)."""
+    err = click.ClickException(" ".join(message.splitlines()))
+    err.exit_code = exit_code
+    return err
+
+
+def _os_message(e: OSError) -> str:
+    """What an OSError that no command turned into a TinylmError says: the file, the reason."""
+    where = f" ({shorten(str(e.filename))})" if e.filename else ""
+    if e.errno in FULL_OR_READ_ONLY:
+        return f"cannot write{where}: {e.strerror}."
+    return f"{e.strerror or first_line(e)}{where}."
+
+
+def _out_of_memory(e: BaseException) -> bool:
+    """A failed allocation: MemoryError, torch's OutOfMemoryError, or its CPU allocator's error."""
+    torch = sys.modules.get("torch")  # not imported here: `tinylm --help` stays instant
+    if isinstance(e, MemoryError) or (torch is not None and isinstance(e, torch.OutOfMemoryError)):
+        return True
+    return "can't allocate memory" in str(e)  # DefaultCPUAllocator raises a plain RuntimeError
 
 
 @click.group(cls=TinylmGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,6 +90,7 @@ from tinylm.cli.compare import compare  # noqa: E402
 from tinylm.cli.eval import eval_  # noqa: E402
 from tinylm.cli.fill_mask import fill_mask  # noqa: E402
 from tinylm.cli.generate import generate  # noqa: E402
+from tinylm.cli.probe import probe  # noqa: E402
 from tinylm.cli.tokenize import tokenize  # noqa: E402
 from tinylm.cli.train import train  # noqa: E402
 
@@ -67,6 +101,7 @@ cli.add_command(fill_mask)
 cli.add_command(eval_)
 cli.add_command(compare)
 cli.add_command(attention)
+cli.add_command(probe)
 
 
 def main() -> None:

@@ -110,3 +110,27 @@ def probe_accuracy(
     t = torch.tensor(scores)
     std = float(t.std()) if len(scores) > 1 else 0.0
     return ProbeScore(float(t.mean()), std, tuple(scores))
+
+
+def probe_report(
+    model: Transformer, sequences: list[list[int]], labels: list[int], seed: int = 0
+) -> dict:
+    """Per-layer probe accuracy (embeddings = layer 0), the bag-of-words floor and chance."""
+    feats = layer_features(model, sequences)
+    layers = [probe_accuracy(feats[k], labels, seed=seed) for k in range(feats.size(0))]
+    floor = probe_accuracy(bag_of_words(sequences, model.config.vocab_size), labels, seed=seed)
+    counts = [labels.count(c) for c in set(labels)]
+    best = max(range(len(layers)), key=lambda k: layers[k].mean)
+    return {
+        "examples": len(labels),
+        "classes": len(counts),
+        "chance": max(counts) / len(labels),
+        "bag_of_words": _score(floor),
+        "layers": [_score(s) for s in layers],
+        "best_layer": best,
+        "best": _score(layers[best]),
+    }
+
+
+def _score(s: ProbeScore) -> dict:
+    return {"accuracy": s.mean, "std": s.std}

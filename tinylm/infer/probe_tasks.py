@@ -4,13 +4,20 @@
   counts are the same either way, so a bag-of-words probe sits at chance: only a representation
   of sequence can solve it.
 - source: which document does a passage come from (when the held-out text has several)?
+With labels of their own, users give {text, label} records instead (`read_labels`).
 """
 
 from __future__ import annotations
 
-import numpy as np
+import json
+from pathlib import Path
 
+import numpy as np
+from tokenizers import Tokenizer
+
+from tinylm.data.tokenizer import specials_as_text
 from tinylm.data.vocab import EOS_ID
+from tinylm.errors import TinylmError, first_line
 
 MAX_SOURCES = 8  # classes in the source task: the documents with the most text
 
@@ -55,3 +62,54 @@ def source_task(
             sequences.append(doc[start : start + length].tolist())
             labels.append(label)
     return sequences, labels
+
+
+def probe_tasks(
+    ids: np.ndarray, length: int, n: int, seed: int = 0
+) -> dict[str, tuple[list[list[int]], list[int]]]:
+    """The tasks held-out ids support: order always (when long enough), source when several
+    documents; each as (sequences, labels)."""
+    tasks = {}
+    seqs, labels = order_task(ids, length // 2, n, seed)
+    if len(set(labels)) == 2 and len(seqs) >= 20:
+        tasks["order"] = (seqs, labels)
+    seqs, labels = source_task(ids, length, n, seed)
+    if len(seqs) >= 20:
+        tasks["source"] = (seqs, labels)
+    return tasks
+
+
+def read_labels(
+    path: Path, tok: Tokenizer, max_len: int
+) -> tuple[list[list[int]], list[int], list]:
+    """{text, label} records from a JSON-lines file: token ids (cut to max_len), class indices
+    and the class names."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise TinylmError(f"cannot read {path}: {first_line(e)}.") from e
+    sequences, names = [], []
+    with specials_as_text(tok):
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                text, label = record["text"], record["label"]
+                if not isinstance(text, str) or isinstance(label, dict | list):
+                    raise TypeError("text must be a string and label a string or number")
+            except (ValueError, KeyError, TypeError) as e:
+                raise TinylmError(
+                    f'{path}:{number}: not a {{"text": ..., "label": ...}} record ({e}).'
+                ) from e
+            ids = tok.encode(text, add_special_tokens=False).ids[:max_len]
+            if ids:
+                sequences.append(ids)
+                names.append(label)
+    classes = sorted(set(names), key=str)
+    if len(classes) < 2 or len(sequences) < 10:
+        raise TinylmError(
+            f"{path} has {len(sequences)} records in {len(classes)} classes; a probe needs at "
+            "least 10 records and 2 classes."
+        )
+    return sequences, [classes.index(n) for n in names], classes
