@@ -93,7 +93,7 @@ def test_eval_errors(runs: dict[str, Path], tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     r = run_cli("eval", str(runs["causal"]), str(empty))
-    assert r.exit_code == 2 and "no text" in r.stderr
+    assert r.exit_code == 1 and "no text" in r.stderr  # the data: exit 1
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"abc \xff")
     r = run_cli("eval", str(runs["causal"]), str(bad))
@@ -172,7 +172,7 @@ def test_eval_bad_inputs(runs: dict[str, Path], tmp_path: Path) -> None:
     short = tmp_path / "short.txt"
     short.write_text("Speak.", encoding="utf-8")
     r = run_cli("eval", str(runs["causal"]), str(short))
-    assert r.exit_code == 2 and "fewer than one window" in r.stderr
+    assert r.exit_code == 1 and "fewer than one window" in r.stderr
     loose = tmp_path / "loose"  # a checkpoint outside any run: no val split to fall back on
     shutil.copytree(runs["causal"] / "best", loose)
     r = run_cli("eval", str(loose))

@@ -123,13 +123,13 @@ def test_generate_bad_inputs(causal_run: Path, tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     r = run_cli("generate", str(causal_run), "--prompt-file", str(empty))
-    assert r.exit_code == 2 and "is empty" in r.stderr
+    assert r.exit_code == 1 and "is empty" in r.stderr
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"ok \xff")
     r = run_cli("generate", str(causal_run), "--prompt-file", str(bad))
     assert r.exit_code == 1 and "invalid UTF-8 at byte offset 3" in r.stderr
     r = run_cli("generate", str(tmp_path / "missing"))
-    assert r.exit_code == 1 and "does not exist" in r.stderr
+    assert r.exit_code == 2 and "does not exist" in r.stderr
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "config.json").write_text("{}")

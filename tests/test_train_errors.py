@@ -115,7 +115,8 @@ def test_unparsable_time(tmp_path: Path, token_dir: Path, budget: str) -> None:
 
 
 def test_resume_of_missing_run(tmp_path: Path) -> None:
-    _fails(1, "--resume", str(tmp_path / "nope"), needles=("not a tinylm run directory",))
+    _fails(2, "--resume", str(tmp_path / "nope"), needles=("--resume", "does not exist"))
+    _fails(1, "--resume", str(tmp_path), needles=("not a tinylm run directory",))
 
 
 def test_resume_of_corrupt_run(tmp_path: Path, token_dir: Path) -> None:

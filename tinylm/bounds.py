@@ -43,6 +43,11 @@ class Bounds:
         return f"{value} {self.says or f'must be {self}'}"
 
 
+# every seed: numpy takes no negative one, torch none past 64 bits, and the trainer derives its
+# streams as seed * 1000 + rank; 32 bits fit them all
+SEED = Bounds(0, 2**32 - 1)
+
+
 def option_name(field: str) -> str:
     """The command-line option that sets a field: vocab_size -> --vocab-size."""
     return "--" + field.replace("_", "-")

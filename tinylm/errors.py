@@ -13,7 +13,12 @@ class UsageError(TinylmError):
     exit_code = 2
 
 
+def shorten(text: str, limit: int = 120) -> str:
+    """The first line of `text`, cut to `limit` characters: fit for a one-line error."""
+    text = text.strip().splitlines()[0] if text.strip() else ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def first_line(e: BaseException, limit: int = 120) -> str:
     """The first line of an exception's message, short enough for a one-line error."""
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return shorten(str(e), limit) or type(e).__name__

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from tinylm.cli.options import device_option, in_bounds
-from tinylm.errors import UsageError
+from tinylm.errors import TinylmError, UsageError
 from tinylm.infer.config import COMPARE_BOUNDS, CompareOptions
 from tinylm.train.config import DEFAULT_SIZE, SIZES
 
@@ -51,7 +51,13 @@ def _work_option(name: str, help: str) -> Callable:
 @_work_option("--max-tokens", "Tokens for bits per byte.")
 @_work_option("--samples", "Prompts to continue.")
 @_work_option("--new-tokens", "Tokens per sample.")
-@click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Sampling seed.")
+@click.option(
+    "--seed",
+    type=in_bounds(COMPARE_BOUNDS["seed"], integer=True),
+    default=DEFAULTS.seed,
+    show_default=True,
+    help="Sampling seed.",
+)
 @click.option("--json", "as_json", is_flag=True, help="All figures and samples as JSON.")
 @device_option()
 @click.pass_context
@@ -95,11 +101,16 @@ def compare(
     if train_first:
         if len(args) > 1:
             raise UsageError("with --train give at most one DATA argument (text or token dir).")
+        _check_train_arguments(args[0] if args else None, opts.time)
         runs, texts = _train_pair(ctx, args[0] if args else None, opts, size, out, device), []
     else:
         if len(args) < 2:
             raise UsageError("give two runs to compare (RUN_A RUN_B), or --train.")
         runs, texts = [Path(a) for a in args[:2]], list(args[2:])
+        from tinylm.infer.loading import resolve_checkpoint
+
+        for run in runs:  # both before either loads: a mistyped RUN_B is refused at once
+            resolve_checkpoint(run)
     report = _measure(runs, texts, opts, device)
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -107,6 +118,14 @@ def compare(
         from tinylm.cli.render_compare import render
 
         render(report)
+
+
+def _check_train_arguments(data: str | None, budget: str) -> None:
+    """Refuse a missing DATA or a bad --time before the first of the two runs starts."""
+    from tinylm.train.setup import check_data_exists, parse_duration
+
+    check_data_exists(data)
+    parse_duration(budget)
 
 
 def _train_pair(
@@ -156,7 +175,7 @@ def _measure(runs: list[Path], texts: list[str], opts: CompareOptions, device: s
             from_texts(texts, tok, need) if texts else from_run(runs[0], ckpt.tokenizer_path, need)
         )
         if len(held) < blank_len * 4:
-            raise UsageError(f"{held.source} is too short to compare on; give more text.")
+            raise TinylmError(f"{held.source} is too short to compare on; give more text.")
         if len(held) < need:
             report["warnings"].append(
                 f"{held.source} holds {len(held):,} tokens: fewer blanks or tokens than asked."

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from tinylm.cli.options import checkpoint_option, device_option, in_bounds
-from tinylm.errors import UsageError
+from tinylm.errors import TinylmError
 from tinylm.infer.config import EVAL_BOUNDS
 
 LABELS = {
@@ -68,8 +68,8 @@ def eval_(
         if text
         else from_run(run, ckpt.tokenizer_path, max_tokens + ckpt.config.block_size + 1)
     )
-    if len(held) < ckpt.config.block_size + 1:
-        raise UsageError(
+    if len(held) < ckpt.config.block_size + 1:  # too little text is a data problem: exit 1
+        raise TinylmError(
             f"{held.source} has {len(held)} tokens, fewer than one window of this model "
             f"({ckpt.config.block_size + 1}); give more text."
         )

@@ -65,7 +65,11 @@ def _sampling_option(*names: str, help: str) -> Callable:
     show_default=True,
     help="Samples to draw.",
 )
-@click.option("--seed", type=int, help="Same seed, same output (default: a random seed, shown).")
+@click.option(
+    "--seed",
+    type=in_bounds(GENERATE_BOUNDS["seed"], integer=True),
+    help="Same seed, same output (default: a random seed, shown).",
+)
 @click.option("--ignore-eos", is_flag=True, help="Keep going past the end-of-document token.")
 @click.option(
     "--stream/--no-stream",

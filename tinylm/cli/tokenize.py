@@ -118,7 +118,7 @@ def _tokenize_summary(meta: dict, out: Path) -> None:
 )
 @click.option(
     "--seed",
-    type=int,
+    type=in_bounds(TOKENIZE_BOUNDS["seed"], integer=True),
     default=DEFAULTS.seed,
     show_default=True,
     help="Seed for choosing validation documents.",

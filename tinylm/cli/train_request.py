@@ -9,7 +9,7 @@ from typing import Any
 from tinylm.data.options import TokenizeOptions
 from tinylm.errors import UsageError
 from tinylm.train.config import BATCH_SIZES, DEFAULT_TIME, MaskingConfig, TrainConfig
-from tinylm.train.setup import parse_duration
+from tinylm.train.setup import check_data_exists, parse_duration
 
 SHAPE_OPTIONS = ("n_layer", "n_head", "d_model", "block_size", "dropout")
 # options named after the TrainConfig fields they set
@@ -49,6 +49,10 @@ class TrainRequest:
 def request_from_options(data: str | None, opts: dict[str, Any]) -> TrainRequest:
     """The command's option values (click has checked their ranges); conflicts refused here."""
     shape = {n: opts[n] for n in SHAPE_OPTIONS if opts[n] is not None}
+    check_data_exists(data)
+    for flag in ("resume", "init_from"):  # a mistyped path is an argument problem: exit 2
+        if opts[flag] is not None and not opts[flag].exists():
+            raise UsageError(f"--{flag.replace('_', '-')} {opts[flag]} does not exist.")
     if opts["resume"] and opts["init_from"]:
         raise UsageError("--resume and --init-from do not mix: resume continues a run exactly.")
     if opts["resume"] and shape:

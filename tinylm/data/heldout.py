@@ -80,7 +80,7 @@ def from_texts(inputs: list[str], tok: Tokenizer, max_tokens: int) -> HeldOut:
             if n_tokens >= max_tokens:
                 break
     if n_tokens <= len(parts):
-        raise UsageError(f"{', '.join(inputs)} holds no text to evaluate on.")
+        raise TinylmError(f"{', '.join(inputs)} holds no text to evaluate on.")  # data: exit 1
     ids = np.concatenate(parts)[:max_tokens]
     name = ", ".join(inputs) if len(inputs) <= 3 else f"{inputs[0]} and {len(inputs) - 1} more"
     return HeldOut(ids, n_bytes / n_tokens, name, "\n".join(texts)[: 1 << 20])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinylm.bounds import Bounds, check_fields, check_value
+from tinylm.bounds import SEED, Bounds, check_fields, check_value
 from tinylm.data.vocab import MAX_VOCAB_SIZE
 from tinylm.errors import UsageError
 
@@ -22,6 +22,7 @@ TOKENIZE_BOUNDS = {
     "val_fraction": Bounds(
         0.0, 1.0, low_open=True, high_open=True, says="must be between 0 and 1 (exclusive)"
     ),
+    "seed": SEED,
 }
 OPTION_MESSAGE = "{flag} {problem}."  # a usage error names the option, as the user typed it
 

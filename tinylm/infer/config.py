@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tinylm.bounds import Bounds, check_fields
+from tinylm.bounds import SEED, Bounds, check_fields
 
 SHORTLIST = 32  # candidates rescored per blank; ranks below it are rarely worth the forwards
 ROUNDS = 10  # mask-predict refinement rounds per chunk of new tokens
@@ -43,7 +43,8 @@ PREVIEW = SamplingConfig(temperature=0.8, top_k=40)
 
 # how much work: at least one of each (also the ranges of `compare`'s options)
 COMPARE_BOUNDS = {
-    name: Bounds(1) for name in ("blanks", "max_tokens", "samples", "new_tokens", "shortlist")
+    **{n: Bounds(1) for n in ("blanks", "max_tokens", "samples", "new_tokens", "shortlist")},
+    "seed": SEED,
 }
 
 
@@ -64,6 +65,6 @@ class CompareOptions:
 
 
 # the ranges of the other numeric options of `generate`, `fill-mask` and `eval`
-GENERATE_BOUNDS = {"num_samples": Bounds(1), "rounds": Bounds(1)}
+GENERATE_BOUNDS = {"num_samples": Bounds(1), "rounds": Bounds(1), "seed": SEED}
 FILL_MASK_BOUNDS = {"top_k": Bounds(1), "shortlist": Bounds(1)}
 EVAL_BOUNDS = {"max_tokens": Bounds(2)}  # one token predicts the next: two is the least scored

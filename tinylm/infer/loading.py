@@ -8,6 +8,7 @@ import torch
 from tokenizers import Tokenizer
 
 from tinylm.checkpoint import Checkpoint, load_checkpoint
+from tinylm.data.tokenizer import load_tokenizer
 from tinylm.data.vocab import SPECIAL_TOKENS, UNK_ID
 from tinylm.errors import TinylmError, UsageError
 
@@ -16,8 +17,8 @@ REPLACEMENT = "\ufffd"  # what a decoder shows for an incomplete UTF-8 sequence
 
 def resolve_checkpoint(path: Path, which: str = "best") -> Path:
     """A run directory's best/ or last/ checkpoint, or `path` itself if it is a checkpoint."""
-    if not path.exists():
-        raise TinylmError(f"{path} does not exist; give a run directory or a checkpoint directory.")
+    if not path.exists():  # a mistyped argument, not a broken file: exit 2
+        raise UsageError(f"{path} does not exist; give a run directory or a checkpoint directory.")
     if (path / "config.json").is_file():
         return path
     if (path / which).is_dir():
@@ -35,7 +36,7 @@ def load_for_inference(
     """The model (in eval mode, on `device`) and tokenizer of a run or checkpoint."""
     ckpt = load_checkpoint(resolve_checkpoint(path, which), device)
     ckpt.model.eval()
-    tok = Tokenizer.from_file(str(ckpt.tokenizer_path))
+    tok = load_tokenizer(ckpt.tokenizer_path)  # a malformed file is one clear error
     if tok.get_vocab_size() != ckpt.config.vocab_size:
         raise TinylmError(
             f"{ckpt.tokenizer_path} has {tok.get_vocab_size()} tokens but the model expects "
@@ -58,7 +59,7 @@ def encode_text(tok: Tokenizer, text: str, specials: bool = False) -> tuple[list
 def read_prompt_bytes(data: bytes, name: str) -> str:
     """Decode a prompt read from a file or stdin, with a clear error for bad input."""
     if not data:
-        raise UsageError(f"the prompt in {name} is empty.")
+        raise TinylmError(f"the prompt in {name} is empty.")  # the file's content: exit 1
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from tinylm.bounds import Bounds, check_fields
+from tinylm.bounds import SEED, Bounds, check_fields
 
 # Sized for a 2-core laptop CPU; tokens/s measured with `bench/train_bench.py` (see README).
 SIZES: dict[str, dict] = {
@@ -49,6 +49,7 @@ TRAIN_BOUNDS = {  # the budget and save_every may be unset (None)
     "log_every": Bounds(1),
     "eval_windows": Bounds(1),
     "save_every": Bounds(1),
+    "seed": SEED,
 }
 
 

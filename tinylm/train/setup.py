@@ -12,7 +12,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tinylm.atomic import check_out_clear, collect_stale, temp_name, write_atomic
-from tinylm.checkpoint import load_checkpoint, load_trainer_state, read_config
+from tinylm.checkpoint import (
+    check_weights_fit,
+    load_checkpoint,
+    load_trainer_state,
+    read_config,
+)
 from tinylm.data.prepare import Progress, TokenizeOptions, tokenize_corpus
 from tinylm.data.tokens import TokenData, is_token_dir, load_token_dir
 from tinylm.errors import TinylmError, UsageError
@@ -105,6 +110,12 @@ def prepare_out(out: Path, force: bool, inputs: Iterable[Path | str | None] = ()
     return run
 
 
+def check_data_exists(data: str | None) -> None:
+    """A DATA argument that names nothing is a usage error (None: the bundled corpus)."""
+    if data is not None and not Path(data).exists():
+        raise UsageError(f"DATA {data!r} does not exist; give a `tinylm tokenize` output or text.")
+
+
 def load_data(
     data: str | None,
     out: Path,
@@ -115,8 +126,7 @@ def load_data(
     """A token directory as is; raw text (or the bundled corpus) tokenized into out/data."""
     if data is not None and is_token_dir(Path(data)):
         return load_token_dir(Path(data))
-    if data is not None and not Path(data).exists():
-        raise UsageError(f"DATA {data!r} does not exist; give a `tinylm tokenize` output or text.")
+    check_data_exists(data)
     inputs = [data] if data is not None else [str(default_corpus)]
     tokenize_corpus(inputs, out / "data", tokenize, force=True, progress=progress)
     return load_token_dir(out / "data")
@@ -193,6 +203,8 @@ def init_weights(model: Transformer, ckpt_path: Path, data: TokenData) -> None:
     """Copy weights from a checkpoint into a new model of the same shape and tokenizer."""
     path = ckpt_path / "best" if (ckpt_path / "best").is_dir() else ckpt_path
     src_cfg = read_config(path)
+    check_weights_fit(path, src_cfg)  # a config that lies about its weights is corrupt, not a
+    # shape mismatch the user could fix with options
     if replace(src_cfg, dropout=model.config.dropout) != model.config:
         raise UsageError(
             f"--init-from {ckpt_path}: its architecture differs from this run's "
