@@ -76,11 +76,12 @@ def train_tiny(token_dir: Path, out: Path, steps: int = 2, *extra: str) -> Path:
 
 @pytest.fixture(scope="session")
 def runs(token_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A tiny causal and a tiny masked run of the same size and budget, made once per session.
+    """Tiny causal, masked and diffusion runs of the same size and budget, made once a session.
 
     Tests only read them."""
     root = tmp_path_factory.mktemp("runs")
     return {
         "causal": train_tiny(token_dir, root / "causal", 3),
         "masked": train_tiny(token_dir, root / "masked", 3, "--objective", "masked"),
+        "diffusion": train_tiny(token_dir, root / "diffusion", 3, "--objective", "diffusion"),
     }

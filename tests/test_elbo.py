@@ -112,3 +112,19 @@ def test_eval_bound_reports_its_error_and_covers_text_tokens_only():
     assert count == 6 * 16 - 10  # six windows of 16; every tenth token is a special
     assert 0 < se32 < se4  # more draws, less Monte-Carlo noise
     assert abs(nats4 - nats32) < 4 * (se4 + se32)  # the same quantity
+
+
+@pytest.mark.parametrize("family", ["masked", "diffusion"])
+def test_eval_of_a_bidirectional_run_reports_the_bound_first(runs, family):
+    import json
+
+    from conftest import run_cli
+
+    r = run_cli("eval", str(runs[family]), "--json", "--max-tokens", "64")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["objective"] == family
+    assert out["bits_per_byte"] > 0 and out["bits_per_byte_se"] > 0
+    assert out["pseudo_bits_per_byte"] > 0 and 0 <= out["masked_top1"] <= 1
+    table = run_cli("eval", str(runs[family]), "--max-tokens", "64")
+    assert "Monte-Carlo standard error" in table.stdout and "not a bound" in table.stdout

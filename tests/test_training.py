@@ -75,7 +75,7 @@ def test_save_load_reproduces_logits_exactly(tmp_path: Path, token_dir: Path) ->
     assert not any(k.startswith(("_orig_mod.", "module.")) for k in keys)
 
 
-@pytest.mark.parametrize("objective", ["causal", "masked"])
+@pytest.mark.parametrize("objective", ["causal", "masked", "diffusion"])
 def test_resume_equals_uninterrupted(tmp_path: Path, token_dir: Path, objective: str) -> None:
     whole = _trainer(token_dir, tmp_path / "whole", objective)
     assert whole.run()["step"] == 8
@@ -93,7 +93,7 @@ def test_resume_equals_uninterrupted(tmp_path: Path, token_dir: Path, objective:
     assert got == want  # the same losses, step for step, bit for bit
 
 
-@pytest.mark.parametrize("objective", ["causal", "masked"])
+@pytest.mark.parametrize("objective", ["causal", "masked", "diffusion"])
 def test_cli_end_to_end(tmp_path: Path, token_dir: Path, objective: str) -> None:
     out = tmp_path / "run"
     r = run_cli(

@@ -76,12 +76,16 @@ def test_eos_ends_the_text():
     assert out == [EOS_ID]
 
 
-@pytest.mark.parametrize(
-    "kwargs", [dict(steps=0), dict(block_length=8, steps=3), dict(remasking="best")]
-)
+@pytest.mark.parametrize("kwargs", [dict(steps=0), dict(block_length=0), dict(remasking="best")])
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
         UnmaskConfig(**kwargs)
+
+
+def test_steps_must_divide_the_block():
+    with pytest.raises(ValueError, match="must divide"):
+        UnmaskConfig(block_length=8, steps=3).resolve(32)
+    assert UnmaskConfig().resolve(64) == (32, 32) and UnmaskConfig().resolve(16) == (8, 8)
 
 
 def test_block_must_leave_room_for_context():

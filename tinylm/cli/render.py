@@ -109,6 +109,10 @@ def train_summary(console: Console, result: dict, metrics: dict, out: str, objec
         table.add_row("val loss (nats/token)", f"{metrics['val_loss']:.4f}")
         table.add_row("val perplexity", f"{metrics['val_ppl']:.2f}")
         table.add_row("val bits per byte", f"{metrics['val_bpb']:.4f}")
+    elif objective == "diffusion":
+        table.add_row("val ELBO bound (nats/token)", f"{metrics['val_loss']:.4f}")
+        table.add_row("val bits per byte (bound)", f"{metrics['val_bpb']:.4f}")
+        table.add_row("val top-1 accuracy (15 % masks)", f"{metrics['val_acc']:.1%}")
     else:
         table.add_row("val masked CE (15 % masks)", f"{metrics['val_loss']:.4f}")
         table.add_row("val top-1 accuracy", f"{metrics['val_acc']:.1%}")

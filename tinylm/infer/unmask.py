@@ -25,26 +25,43 @@ from tinylm.infer.sampling import repetition_penalty, sampling_probs
 from tinylm.model import Transformer
 
 REMASKING = ("confidence", "random", "left-to-right")
+MAX_BLOCK = 32  # LLaDA's blocks; a tiny model's context is 64
 
 
 @dataclass(frozen=True)
 class UnmaskConfig:
-    """How the canvas is unmasked: block length in tokens, model calls per block, which commit."""
+    """How the canvas is unmasked: block length in tokens, model calls per block, which commit.
 
-    block_length: int = 32
-    steps: int = 32
+    None: blocks of half the model's context (at most MAX_BLOCK), one token committed per step.
+    """
+
+    block_length: int | None = None
+    steps: int | None = None
     remasking: str = "confidence"
 
     def __post_init__(self) -> None:
-        if self.block_length < 1 or self.steps < 1:
-            raise ValueError("block_length and steps must be at least 1")
-        if self.steps > self.block_length or self.block_length % self.steps:
-            raise ValueError(
-                f"steps ({self.steps}) must divide block_length ({self.block_length}), "
-                "so each step commits the same number of tokens"
-            )
+        for name in ("block_length", "steps"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
         if self.remasking not in REMASKING:
             raise ValueError(f"remasking must be one of {REMASKING}, got {self.remasking!r}")
+
+    def resolve(self, context: int) -> tuple[int, int]:
+        """(block length, steps per block) for a model of `context` tokens."""
+        block = self.block_length or min(MAX_BLOCK, context // 2)
+        steps = self.steps or block
+        if block >= context:
+            raise ValueError(
+                f"block_length ({block}) must be shorter than the model's context "
+                f"({context} tokens), to leave room for what came before"
+            )
+        if steps > block or block % steps:
+            raise ValueError(
+                f"steps ({steps}) must divide block_length ({block}), so each step commits "
+                "the same number of tokens"
+            )
+        return block, steps
 
 
 def sample_rows(
@@ -119,25 +136,21 @@ def unmask_generate(
 ) -> Iterator[int]:
     """Yield up to cfg.max_new_tokens new tokens, a block at a time; stop after an [EOS]."""
     context = model.config.block_size
-    if unmask.block_length >= context:
-        raise ValueError(
-            f"block_length ({unmask.block_length}) must be shorter than the model's context "
-            f"({context} tokens), to leave room for what came before"
-        )
+    block, block_steps = unmask.resolve(context)
     ids = list(prompt) or [EOS_ID]
     left = cfg.max_new_tokens
     while left > 0:
-        n = min(left, unmask.block_length)
-        steps = max(1, math.ceil(unmask.steps * n / unmask.block_length))
+        n = min(left, block)
+        steps = max(1, math.ceil(block_steps * n / block))  # a short last block: fewer steps
         keep = ids[len(ids) - min(len(ids), context - n) :]
         x = torch.tensor([keep + [MASK_ID] * n])
         unmask_block(
             model, x, len(keep), steps, cfg, unmask.remasking, generator, allow_eos, on_step
         )
-        block = x[0, len(keep) :].tolist()
-        if allow_eos and EOS_ID in block:
-            yield from block[: block.index(EOS_ID) + 1]
+        new = x[0, len(keep) :].tolist()
+        if allow_eos and EOS_ID in new:
+            yield from new[: new.index(EOS_ID) + 1]
             return
-        ids += block
+        ids += new
         left -= n
-        yield from block
+        yield from new

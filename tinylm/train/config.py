@@ -21,7 +21,7 @@ BATCH_SIZES = {"tiny": 64, "small": 32, "base": 32}
 OPTIMIZERS = ("muon", "adamw")  # muon: Muon for block matrices + AdamW for the rest
 DEFAULT_TIME = 120.0  # seconds: `tinylm train` with no budget finishes in about two minutes
 # what a new model is unless told otherwise (ModelConfig has no defaults: these are the only ones)
-OBJECTIVES = ("causal", "masked")  # what `tinylm train` trains (the model also builds "diffusion")
+OBJECTIVES = ("causal", "masked", "diffusion")  # what `tinylm train` trains (model.OBJECTIVES)
 DEFAULT_OBJECTIVE = "causal"
 DROPOUT = 0.0  # runs are short: dropout would only slow learning
 # the ranges of the shape options; ModelConfig checks its own again (it is also read from files)
