@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,7 +68,11 @@ def save_checkpoint(
             "tokenizer_sha256": file_sha256(tmp / "tokenizer.json"),
         }
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        save_model(plain, str(tmp / "model.safetensors"))  # tied weights are stored once
+        weights = tmp / "model.safetensors"
+        save_model(plain, str(weights))  # tied weights are stored once
+        # safetensors writes through a 0600 temporary; give the weights the mode (the user's
+        # umask) that the config file beside them got
+        os.chmod(weights, (tmp / "config.json").stat().st_mode & 0o777)
         if trainer_state is not None:
             (tmp / "trainer_state.json").write_text(json.dumps(trainer_state, indent=2) + "\n")
         if optimizer_state is not None:
