@@ -52,6 +52,17 @@ SIZE_HELP = (
     + ". Plus vocab x width for the tied embedding. Tokens/s measured on a 2-core laptop CPU "
     "at a 2048 vocabulary (bench/train_bench.py)."
 )
+# What a resumed run may change: its budget, its cadence, where it runs and what it shows. The
+# rest (objective, shape, optimizer, seed, data...) the run fixed when it began; it is refused.
+RESUMABLE = (
+    "--time", "--max-steps", "--max-tokens", "--eval-every", "--save-every", "--device",
+    "--precision", "--compile", "--sample", "--quiet",
+)  # fmt: skip
+RESUME_HELP = (
+    f"Continue this run exactly. Only {', '.join(RESUMABLE[:-1])} and {RESUMABLE[-1]} may be "
+    "given with it (a new budget replaces the saved one); a run whose budget is already spent "
+    "is left as it is (exit 0)."
+)
 # the range of each option that sets a config field, by config
 _BOUNDS: dict[type, dict[str, Bounds]] = {TrainConfig: TRAIN_BOUNDS, MaskingConfig: MASKING_BOUNDS}
 
@@ -120,7 +131,9 @@ def _config_option(
     type=click.Choice(OBJECTIVES),
     default=DEFAULT_OBJECTIVE,
     show_default=True,
-    help="causal: a GPT that generates; masked: a BERT that fills blanks.",
+    help="causal: a GPT that generates; masked: a BERT that fills blanks; diffusion: a "
+    "bidirectional model trained to unmask at every rate (MDLM), which fills blanks and "
+    "generates by iterative unmasking.",
 )
 @click.option(
     "--size",
@@ -222,7 +235,7 @@ def _config_option(
     help="Run directory (default runs/<objective>-<timestamp>).",
 )
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
-@click.option("--resume", type=click.Path(path_type=Path), help="Continue this run exactly.")
+@click.option("--resume", type=click.Path(path_type=Path), help=RESUME_HELP)
 @click.option(
     "--init-from",
     type=click.Path(path_type=Path),
@@ -248,4 +261,17 @@ def train(data: str | None, **opts: Any) -> None:
     from tinylm.cli.train_request import request_from_options
     from tinylm.cli.train_run import run_training
 
-    run_training(request_from_options(data, opts))
+    run_training(request_from_options(data, opts, given_flags(click.get_current_context())))
+
+
+def given_flags(ctx: click.Context) -> tuple[str, ...]:
+    """The options (and DATA) given explicitly, by flag: their defaults come from the configs, so
+    only click's parameter source tells a given value from a default one."""
+    skip = (None, click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP)
+    return tuple(
+        next((o for o in p.opts if o.startswith("--")), p.opts[0])
+        if isinstance(p, click.Option)
+        else p.human_readable_name
+        for p in ctx.command.params
+        if p.name is not None and ctx.get_parameter_source(p.name) not in skip
+    )

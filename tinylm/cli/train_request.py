@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tinylm.cli.train import RESUMABLE
 from tinylm.data.options import TokenizeOptions
 from tinylm.errors import UsageError
 from tinylm.train.config import BATCH_SIZES, DEFAULT_TIME, MaskingConfig, TrainConfig
@@ -32,6 +33,7 @@ class TrainRequest:
     shape: dict[str, int | float]  # architecture options given; the size preset sets the rest
     train: TrainConfig | None  # None when resuming: the run's saved configuration continues
     budget: dict[str, float | int]  # the budget given (it replaces a resumed run's)
+    cadence: dict[str, int]  # --eval-every and --save-every if given (a resumed run takes them)
     objective: str
     size: str
     tokenize: TokenizeOptions  # for raw-text data
@@ -46,18 +48,20 @@ class TrainRequest:
     quiet: bool
 
 
-def request_from_options(data: str | None, opts: dict[str, Any]) -> TrainRequest:
-    """The command's option values (click has checked their ranges); conflicts refused here."""
+def request_from_options(
+    data: str | None, opts: dict[str, Any], given: tuple[str, ...]
+) -> TrainRequest:
+    """The command's option values (click has checked their ranges) and the flags (and DATA)
+    `given` explicitly; conflicts refused here."""
     shape = {n: opts[n] for n in SHAPE_OPTIONS if opts[n] is not None}
-    check_data_exists(data)
     for flag in ("resume", "init_from"):  # a mistyped path is an argument problem: exit 2
         if opts[flag] is not None and not opts[flag].exists():
             raise UsageError(f"--{flag.replace('_', '-')} {opts[flag]} does not exist.")
     if opts["resume"] and opts["init_from"]:
         raise UsageError("--resume and --init-from do not mix: resume continues a run exactly.")
-    if opts["resume"] and shape:
-        flag = next(iter(shape)).replace("_", "-")
-        raise UsageError(f"--resume continues the saved architecture; drop --{flag}.")
+    if opts["resume"]:
+        _check_resumable(given)
+    check_data_exists(data)
     budget = {
         "time_limit": parse_duration(opts["time_"]) if opts["time_"] else None,
         "max_steps": opts["max_steps"],
@@ -69,9 +73,24 @@ def request_from_options(data: str | None, opts: dict[str, Any]) -> TrainRequest
         shape=shape,
         train=None if opts["resume"] else _train_config(opts, budget),
         budget=budget,
+        cadence={k: opts[k] for k in ("eval_every", "save_every") if _flag(k) in given},
         tokenize=TokenizeOptions(kind=opts["kind"], vocab_size=opts["vocab_size"]),
         **{k: opts[k] for k in PLAIN_OPTIONS},
     )
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_resumable(given: tuple[str, ...]) -> None:
+    """A resume continues the run as it began: an option it fixed would be silently ignored."""
+    fixed = [flag for flag in given if flag not in (*RESUMABLE, "--resume")]
+    if fixed:
+        raise UsageError(
+            f"--resume continues the run as it was set up; drop {fixed[0]} (a resume may change "
+            f"only {', '.join(RESUMABLE)})."
+        )
 
 
 def _train_config(opts: dict[str, Any], budget: dict[str, float | int]) -> TrainConfig:

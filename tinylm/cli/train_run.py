@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -14,6 +14,7 @@ from rich.console import Console
 
 from tinylm.cli.render import TrainReporter, stderr_console, train_summary
 from tinylm.cli.train_request import TrainRequest
+from tinylm.cli.train_show import banner, show_sample
 from tinylm.data.corpus import bundled_corpus
 from tinylm.data.tokenizer import file_sha256
 from tinylm.data.tokens import TokenData, is_token_dir, load_token_dir
@@ -22,12 +23,14 @@ from tinylm.errors import TinylmError
 from tinylm.model import Transformer
 from tinylm.train.config import TrainConfig
 from tinylm.train.setup import (
+    RunDir,
     build_model_config,
     default_out,
     init_weights,
     load_data,
     load_resume,
     prepare_out,
+    resume_records,
     write_run_info,
 )
 from tinylm.train.trainer import Trainer
@@ -93,14 +96,20 @@ def run_training(request: TrainRequest) -> None:
 
 def _run(request: TrainRequest, s: Session) -> None:
     """Set up the run, train until the budget is spent or a stop is asked for, show the end."""
-    trainer = _resume(request.resume, request.budget, s) if request.resume else _start(request, s)
-    if not s.quiet:
-        _banner(s, trainer, resumed=request.resume is not None)
-    if s.rank == 0:
-        s.stop.install()
-    with TrainReporter(s.console, s.quiet) as reporter:
-        trainer.report = reporter
-        result = trainer.run()
+    if request.resume:
+        trainer, run_dir = _resume(request, s), None
+        if trainer is None:
+            return  # its budget was already spent: nothing to do, nothing written
+    else:
+        trainer, run_dir = _start(request, s)
+    try:
+        result = _train(trainer, s, run_dir, resumed=request.resume is not None)
+    except BaseException:
+        # a new run that fails (diverges, is killed by a second Ctrl-C...) before its first
+        # checkpoint has nothing to resume: it leaves no directory, and --force's old run is back
+        if run_dir is not None and not (trainer.out / "last").is_dir():
+            run_dir.abandon()
+        raise
     if s.quiet:
         return
     out = trainer.out
@@ -108,7 +117,25 @@ def _run(request: TrainRequest, s: Session) -> None:
     if result["reason"] == "stopped":
         s.console.print(f"Stopped early; continue with: tinylm train --resume {out}")
     if request.sample:
-        _show_sample(s.console, trainer)
+        show_sample(s.console, trainer)
+
+
+def _train(trainer: Trainer, s: Session, run_dir: RunDir | None, resumed: bool) -> dict:
+    """Show the banner and train; a new run's first checkpoint commits its directory."""
+    if not s.quiet:
+        banner(s, trainer, resumed)
+    if s.rank == 0:
+        s.stop.install()
+    with TrainReporter(s.console, s.quiet) as reporter:
+        commit = run_dir.commit if run_dir is not None else lambda: None
+
+        def report(event: dict) -> None:
+            if event["event"] == "save":
+                commit()  # the new run can be resumed: the run it replaces (--force) can go
+            reporter(event)
+
+        trainer.report = report
+        return trainer.run()
 
 
 def _trainer(
@@ -118,9 +145,11 @@ def _trainer(
     return Trainer(model, cfg, data, s.runtime, out, lambda e: None, s.stop, s.rank, s.world)
 
 
-def _resume(out: Path, budget: dict, s: Session) -> Trainer:
-    """Continue the run in `out` exactly, on the data it was trained on."""
-    resumed = load_resume(out, budget)
+def _resume(request: TrainRequest, s: Session) -> Trainer | None:
+    """Continue the run exactly, on the data it was trained on; None (and a note) when its
+    budget is already spent. Its records say what the resumed run does."""
+    out = request.resume
+    resumed = load_resume(out, request.budget, request.cadence)
     data = load_token_dir(resumed.data_dir)
     if file_sha256(data.tokenizer_path) != file_sha256(out / "last" / "tokenizer.json"):
         raise TinylmError(
@@ -129,11 +158,37 @@ def _resume(out: Path, budget: dict, s: Session) -> Trainer:
         )
     trainer = _trainer(resumed.model, resumed.train_config, data, out, s)
     trainer.load_state(resumed.state, resumed.optimizer)
+    if trainer.fraction_done() >= 1.0:
+        if s.rank == 0:
+            s.console.print(
+                f"{out} has already spent its budget ({_spent(trainer)}); nothing to do. "
+                "To train on, give a larger --time, --max-steps or --max-tokens.",
+                markup=False,
+                soft_wrap=True,
+            )
+        return None
+    if s.rank == 0:
+        info = {**resumed.info, **_runtime_info(trainer, s)}
+        resume_records(out, info, trainer.progress.step)
     return trainer
 
 
-def _start(request: TrainRequest, s: Session) -> Trainer:
-    """A new run: its directory, data, model and trainer; a run that never starts leaves none."""
+def _spent(trainer: Trainer) -> str:
+    """Which limits of the budget the run has reached: 'step 30 of --max-steps 30'."""
+    p, cfg = trainer.progress, trainer.cfg
+    reached = []
+    if cfg.max_steps and p.step >= cfg.max_steps:
+        reached.append(f"step {p.step} of --max-steps {cfg.max_steps}")
+    if cfg.max_tokens and p.tokens >= cfg.max_tokens:
+        reached.append(f"{p.tokens:,} tokens of --max-tokens {cfg.max_tokens:,}")
+    if cfg.time_limit and p.elapsed >= cfg.time_limit:
+        reached.append(f"{p.elapsed:.0f}s of --time {cfg.time_limit:g}s")
+    return "; ".join(reached)
+
+
+def _start(request: TrainRequest, s: Session) -> tuple[Trainer, RunDir | None]:
+    """A new run: its trainer, and (rank 0) its directory, committed at the first checkpoint; a
+    run that never starts leaves none."""
     out = run_dir = None
     if s.rank == 0:
         out = request.out or default_out(request.objective)
@@ -150,12 +205,11 @@ def _start(request: TrainRequest, s: Session) -> Trainer:
         trainer = _trainer(model, request.train, data, out, s)  # checks that the data fits
         if s.rank == 0:
             write_run_info(out, _run_info(request, trainer, s))
-            run_dir.commit()  # set up: the run it replaces (--force) can go now
     except BaseException:
         if s.rank == 0:
             run_dir.abandon()  # and the replaced run comes back
         raise
-    return trainer
+    return trainer, run_dir
 
 
 def _share_path(path: Path | None, world: int) -> Path | None:
@@ -186,12 +240,19 @@ def _run_info(request: TrainRequest, trainer: Trainer, s: Session) -> dict:
     return {
         "data": str(trainer.data.root.resolve()),
         "model": trainer.mcfg.to_dict(),
+        **_runtime_info(trainer, s),
+        "init_from": str(request.init_from) if request.init_from else None,
+    }
+
+
+def _runtime_info(trainer: Trainer, s: Session) -> dict:
+    """The part of run.json a resume may change: the budget and cadence, where it runs."""
+    return {
         "train": trainer.cfg.to_dict(),
         "device": str(s.runtime.device),
         "precision": s.runtime.precision,
         "compile": s.runtime.compile,
         "world_size": s.world,
-        "init_from": str(request.init_from) if request.init_from else None,
     }
 
 
@@ -203,72 +264,3 @@ def _last_eval(out: Path) -> dict:
             if event["event"] == "eval":
                 last = event
     return last
-
-
-def _banner(s: Session, trainer: Trainer, resumed: bool) -> None:
-    """Who trains what, where, on which data, with which budget."""
-    m, cfg, data, runtime = trainer.mcfg, trainer.cfg, trainer.data, s.runtime
-    n = trainer.model.num_params()
-    budget = ", ".join(
-        f"{k} {v}"
-        for k, v in (
-            ("time", f"{cfg.time_limit:g}s" if cfg.time_limit else None),
-            ("steps", cfg.max_steps),
-            ("tokens", cfg.max_tokens),
-        )
-        if v
-    )
-    per_step = cfg.batch_size * m.block_size * cfg.grad_accum * s.world
-    opt = (
-        f"muon (lr {cfg.muon_lr:g}) + adamw (lr {cfg.lr:g})"
-        if cfg.optimizer == "muon"
-        else f"adamw (lr {cfg.lr:g})"
-    )
-    s.console.print(
-        f"[bold]tinylm train[/]{' (resumed)' if resumed else ''}: {m.objective} model, "
-        f"{n / 1e6:.2f} M parameters ({m.n_layer} layers, {m.n_head} heads, width {m.d_model}, "
-        f"context {m.block_size})\n"
-        f"device {runtime.describe()} ({s.why}), precision {runtime.precision}, "
-        f"compile {'on' if runtime.compile else 'off'}, {torch.get_num_threads()} CPU threads"
-        f"{f', {s.world} processes' if s.world > 1 else ''}\n"
-        f"data {data.root}: {len(data.train):,} train / {len(data.val):,} val tokens, "
-        f"{data.meta['tokenizer']['kind']} vocab {data.vocab_size:,}\n"
-        f"{per_step:,} tokens/step (batch {cfg.batch_size}), optimizer {opt}; budget {budget}\n"
-        f"run directory {trainer.out}",
-        soft_wrap=True,
-    )
-
-
-def _show_sample(console: Console, trainer: Trainer) -> None:
-    """A short generation (causal) or a val passage with blanks filled in (masked)."""
-    from tokenizers import Tokenizer
-
-    from tinylm.data.vocab import MASK_ID
-    from tinylm.infer.config import PREVIEW
-    from tinylm.infer.sampling import fill_masks, generate
-    from tinylm.metrics import fixed_masks
-
-    data = trainer.data
-    tok = Tokenizer.from_file(str(data.tokenizer_path))
-    model = trainer.model.eval()
-    if model.config.causal:
-        g = torch.Generator().manual_seed(trainer.cfg.seed)
-        ids = list(generate(model, [], replace(PREVIEW, max_new_tokens=120), g))
-        console.rule(f"sample (temperature {PREVIEW.temperature:g}, top-k {PREVIEW.top_k})")
-        console.print(tok.decode(ids), markup=False)
-        return
-    window = trainer.val[0][: model.config.block_size]
-    masked, _ = fixed_masks(window[None], rate=0.15)
-    ids = masked[0].tolist()
-    filled = fill_masks(model, ids)
-    shown = [
-        f"[{tok.decode([f])}]" if i == MASK_ID else tok.decode([t])
-        for i, t, f in zip(ids, window.tolist(), filled, strict=True)
-    ]
-    console.rule("a val passage with 15 % of tokens hidden, filled in \\[like this]")
-    joined = (
-        "".join(shown)
-        if data.meta["tokenizer"]["kind"] in ("char", "byte", "bpe")
-        else " ".join(shown)
-    )
-    console.print(joined, markup=False)

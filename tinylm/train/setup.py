@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -20,7 +21,7 @@ from tinylm.checkpoint import (
 )
 from tinylm.data.prepare import Progress, TokenizeOptions, tokenize_corpus
 from tinylm.data.tokens import TokenData, is_token_dir, load_token_dir
-from tinylm.errors import TinylmError, UsageError
+from tinylm.errors import TinylmError, UsageError, shorten
 from tinylm.model import ModelConfig, Transformer
 from tinylm.train.config import DROPOUT, SIZES, MaskingConfig, TrainConfig
 
@@ -38,6 +39,8 @@ def parse_duration(text: str) -> float:
             )
         h, m, sec = (float(x) if x else 0.0 for x in parts.groups())
         seconds = h * 3600 + m * 60 + sec
+    if not math.isfinite(seconds):  # float() of 400 digits is inf: a budget that never ends
+        raise UsageError(f"--time {shorten(text, 40)!r} is not a finite duration.")
     if seconds <= 0:
         raise UsageError(f"--time {text!r} must be longer than zero.")
     return seconds
@@ -51,7 +54,7 @@ def default_out(objective: str) -> Path:
 @dataclass
 class RunDir:
     """A new run's directory. With --force, the run it replaces is set aside, not deleted: it is
-    removed by `commit` once the new run is fully set up, and put back by `abandon`."""
+    removed by `commit` once the new run has saved a checkpoint, and put back by `abandon`."""
 
     path: Path
     replaced: Path | None = None  # the old run, set aside until this one is set up
@@ -170,6 +173,7 @@ class Resumed:
     state: dict
     optimizer: dict
     data_dir: Path
+    info: dict  # run.json as it was
 
 
 def write_run_info(out: Path, info: dict) -> None:
@@ -177,8 +181,32 @@ def write_run_info(out: Path, info: dict) -> None:
     write_atomic(out / "run.json", json.dumps(info, indent=2) + "\n")
 
 
-def load_resume(run: Path, budget: dict[str, float | int]) -> Resumed:
-    """Open RUN/last to continue it; an explicit budget replaces the saved one's fields."""
+def resume_records(run: Path, info: dict, step: int) -> None:
+    """A resumed run's records: run.json with what it now does (`info`), and metrics.jsonl
+    without the events past its checkpoint's `step`, which the resumed run logs again (a kill
+    after the last save left them, or a torn last line)."""
+    write_run_info(run, info)
+    path = run / "metrics.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    kept = [line for line in lines if _step_of(line) <= step]
+    if len(kept) < len(lines):
+        write_atomic(path, "".join(line + "\n" for line in kept))
+
+
+def _step_of(line: str) -> float:
+    """The step of one metrics.jsonl event; infinity for a line that is not one."""
+    try:
+        return float(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return math.inf
+
+
+def load_resume(
+    run: Path, budget: dict[str, float | int], cadence: dict[str, int] | None = None
+) -> Resumed:
+    """Open RUN/last to continue it; an explicit budget replaces the saved one (all its limits:
+    a run of --max-steps 30 resumed with --time 10m trains for the time), as does an explicit
+    eval or save cadence."""
     last = run / "last"
     collect_stale(run)  # first: a swap killed between its renames left last/ set aside
     if not (run / "run.json").is_file() or not last.is_dir():
@@ -193,10 +221,13 @@ def load_resume(run: Path, budget: dict[str, float | int]) -> Resumed:
     try:
         tc = dict(state["train_config"])
         tc["masking"] = MaskingConfig(**tc["masking"])
-        cfg = replace(TrainConfig(**tc), **budget)
+        if budget:
+            tc.update({"time_limit": None, "max_steps": None, "max_tokens": None, **budget})
+        tc.update(cadence or {})
+        cfg = TrainConfig(**tc)
     except (KeyError, TypeError, ValueError) as e:
         raise TinylmError(f"--resume {run}: trainer_state.json is corrupt ({e}).") from e
-    return Resumed(ckpt.model, cfg, state, optim, data_dir)
+    return Resumed(ckpt.model, cfg, state, optim, data_dir, info)
 
 
 def init_weights(model: Transformer, ckpt_path: Path, data: TokenData) -> None:
