@@ -85,6 +85,14 @@ CASES = [
     row("attention", RANGE, 2, "--layer 7", "{causal}", "Speak.", "--layer", "7"),
     row("attention", UNKNOWN, 2, "--bogus", "{causal}", "Speak.", "--bogus"),
     row("attention", CORRUPT, 1, "config.json is corrupt", *BROKEN, "Speak."),
+    row("probe", MISSING, 2, "does not exist", "{missing}"),
+    row("probe", MISSING, 2, "does not exist", "{causal}", "--labels", "{missing}"),
+    row("probe", RANGE, 2, "--passages", "{causal}", "--passages", "1"),
+    row("probe", RANGE, 2, "--seed", "{causal}", "--seed", "-1"),
+    row("probe", UNKNOWN, 2, "--bogus", "{causal}", "--bogus"),
+    row("probe", CORRUPT, 1, "config.json is corrupt", *BROKEN),
+    row("probe", CORRUPT, 1, "no text", "{causal}", "{empty}"),
+    row("probe", CORRUPT, 1, "not a {", "{causal}", "--labels", "{text}"),
 ]
 
 

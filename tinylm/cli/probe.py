@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from tinylm.bounds import Bounds
+from tinylm.bounds import SEED, Bounds
 from tinylm.cli.options import checkpoint_option, device_option, in_bounds, load_model
 from tinylm.errors import TinylmError
 
@@ -29,7 +29,13 @@ PASSAGES = 400  # probe examples built from held-out text: enough for 5 folds of
     show_default=True,
     help="Examples per task built from held-out text (without --labels).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Folds and passages.")
+@click.option(
+    "--seed",
+    type=in_bounds(SEED, integer=True),
+    default=0,
+    show_default=True,
+    help="Folds and passages.",
+)
 @click.option("--json", "as_json", is_flag=True, help="All figures as JSON.")
 @checkpoint_option
 @device_option("auto")
