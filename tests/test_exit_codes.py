@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import TINY_TRAIN, run_cli
 
+from tinylm.cli import cli
 from tinylm.errors import TinylmError
 
 MISSING, RANGE, UNKNOWN, CORRUPT = "missing path", "out of range", "unknown option", "corrupt"
@@ -94,6 +95,12 @@ CASES = [
     row("probe", CORRUPT, 1, "no text", "{causal}", "{empty}"),
     row("probe", CORRUPT, 1, "not a {", "{causal}", "--labels", "{text}"),
 ]
+
+
+def test_the_table_covers_every_command() -> None:
+    """A new command joins the table with all four kinds of case."""
+    kinds = {(p.values[0], p.id.split(": ")[1]) for p in CASES}
+    assert kinds == {(c, k) for c in cli.commands for k in (MISSING, RANGE, UNKNOWN, CORRUPT)}
 
 
 @pytest.fixture
