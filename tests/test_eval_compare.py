@@ -111,7 +111,8 @@ def test_compare_two_runs_json(runs: dict[str, Path]) -> None:
     causal, masked = report["runs"]
     assert causal["fill_mask"]["method"].startswith("simulated")
     assert masked["fill_mask"]["method"] == "native"
-    assert masked["bits_per_byte"]["method"] == "pseudo-likelihood"
+    assert masked["bits_per_byte"]["method"] == "ELBO bound" and masked["bits_per_byte"]["se"] > 0
+    assert masked["bits_per_byte"]["pseudo"] > 0 and "se" not in causal["bits_per_byte"]
     assert masked["generation"]["method"].startswith("simulated")
     assert causal["fill_mask"]["blanks"] == masked["fill_mask"]["blanks"] == 6
     assert [len(r["generation"]["samples"]) for r in report["runs"]] == [2, 2]
@@ -124,7 +125,7 @@ def test_compare_two_runs_json(runs: dict[str, Path]) -> None:
     ]
     assert again[0]["fill_mask"]["top5"] == causal["fill_mask"]["top5"]
     r = run_cli("compare", str(runs["causal"]), *small)
-    assert r.exit_code == 2 and "two runs" in r.stderr
+    assert r.exit_code == 2 and "two or three runs" in r.stderr
     r = run_cli("compare", str(runs["causal"]), str(runs["causal"]), *small)
     assert r.exit_code == 0 and "not families" in r.stdout
 
@@ -134,13 +135,39 @@ def test_compare_train_runs_both_and_compares(token_dir: Path, tmp_path: Path) -
     r = run_cli(
         "compare", "--train", str(token_dir), "--time", "2s", "--out", str(out),
         "--blanks", "4", "--max-tokens", "32", "--samples", "1", "--new-tokens", "4", "--json",
+        "--families", "diffusion,causal",
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     objectives = [run["objective"] for run in json.loads(r.stdout)["runs"]]
-    assert objectives == ["causal", "masked"]
-    assert (out / "causal" / "best").is_dir() and (out / "masked" / "best").is_dir()
+    assert objectives == ["diffusion", "causal"]
+    assert (out / "causal" / "best").is_dir() and (out / "diffusion" / "best").is_dir()
     r = run_cli("compare", "--train", str(token_dir), "--out", str(out))
     assert r.exit_code == 2 and "already exists" in r.stderr
+
+
+def test_compare_three_families(runs: dict[str, Path]) -> None:
+    args = [str(runs[f]) for f in ("causal", "masked", "diffusion")]
+    small = ["--blanks", "6", "--max-tokens", "64", "--samples", "2", "--new-tokens", "40"]
+    r = run_cli("compare", *args, *small, "--json")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    causal, masked, diffusion = report["runs"]
+    assert diffusion["generation"]["method"] == "native (iterative unmasking)"
+    assert masked["generation"]["method"].startswith("simulated")
+    assert diffusion["bits_per_byte"]["method"] == "ELBO bound"
+    assert report["judge"]["real_text_perplexity"] > 1
+    for run in report["runs"]:
+        assert run["generation"]["judge_perplexity"] > 1
+        assert 0 <= run["generation"]["distinct_2"] <= 1  # 40 characters: a few words
+        assert run["probe"]["task"] == "order" and len(run["probe"]["layers"]) == 2
+    table = run_cli("compare", *args, *small)
+    assert table.exit_code == 0 and "judge perplexity of samples" in table.stdout
+
+
+@pytest.mark.parametrize("families", ["causal", "causal,causal", "causal,gpt", "a,b,c,d"])
+def test_compare_families_must_be_two_or_three_distinct(families: str) -> None:
+    r = run_cli("compare", "--train", "--families", families)
+    assert r.exit_code == 2 and "two or three distinct families" in r.stderr
 
 
 def test_compare_warnings_name_what_is_not_like_for_like() -> None:
@@ -155,13 +182,13 @@ def test_compare_warnings_name_what_is_not_like_for_like() -> None:
         "run_tokens": 1000,
     }
     other = {**base, "objective": "masked"}
-    assert warnings(base, other) == []
+    assert warnings([base, other]) == []
     early = {**base, "train_tokens": 300, "run_tokens": 1000}
-    told = warnings(early, {**other, "tokenizer_sha256": "b", "shape": {"n_layer": 6}})
+    told = warnings([early, {**other, "tokenizer_sha256": "b", "shape": {"n_layer": 6}}])
     assert any("overfitting" in w for w in told)
     assert any("tokenizers" in w for w in told) and any("size" in w for w in told)
     assert any("training tokens" in w for w in told)
-    assert any("not families" in w for w in warnings(base, base))
+    assert any("not families" in w for w in warnings([base, base]))
 
 
 def test_eval_bad_inputs(runs: dict[str, Path], tmp_path: Path) -> None:

@@ -136,7 +136,8 @@ class NGramJudge:
 
 
 def sample_stats(texts: Sequence[str]) -> dict:
-    """distinct-2 (unique word bigrams / word bigrams, pooled) and repetition (repeated 4-grams)."""
+    """distinct-2 (unique word bigrams / word bigrams, pooled) and repetition (repeated 4-grams);
+    None where the texts are too short to say."""
     bigrams: list[tuple[str, str]] = []
     reps: list[float] = []
     for text in texts:
@@ -146,6 +147,6 @@ def sample_stats(texts: Sequence[str]) -> dict:
         if fours:
             reps.append(1.0 - len(set(fours)) / len(fours))
     return {
-        "distinct_2": len(set(bigrams)) / len(bigrams) if bigrams else float("nan"),
-        "repetition_4": sum(reps) / len(reps) if reps else float("nan"),
+        "distinct_2": len(set(bigrams)) / len(bigrams) if bigrams else None,
+        "repetition_4": sum(reps) / len(reps) if reps else None,
     }

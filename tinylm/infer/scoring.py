@@ -22,9 +22,10 @@ from tinylm.data.tokens import fixed_windows
 from tinylm.data.vocab import MASK_ID, N_SPECIAL
 from tinylm.device import Runtime
 from tinylm.elbo import nelbo_draws
-from tinylm.infer.config import PREVIEW, ROUNDS, SHORTLIST
+from tinylm.infer.config import PREVIEW, SHORTLIST
 from tinylm.infer.sampling import generate
-from tinylm.infer.simulate import mask_predict, rescore_blank
+from tinylm.infer.simulate import rescore_blank
+from tinylm.infer.unmask import UnmaskConfig, unmask_generate
 from tinylm.metrics import bits_per_byte, next_token_nll, perplexity
 from tinylm.model import Transformer
 from tinylm.validate import fixed_mask_sums
@@ -144,17 +145,17 @@ def blank_accuracy(
     }
 
 
-def sample(
-    model: Transformer, prompt: list[int], n_new: int, seed: int, rounds: int = ROUNDS
-) -> tuple[list[int], float]:
-    """New tokens from a prompt (native or simulated) and the tokens per second."""
+def sample(model: Transformer, prompt: list[int], n_new: int, seed: int) -> tuple[list[int], float]:
+    """New tokens from a prompt and the tokens per second: next-token sampling for a causal
+    model, iterative unmasking for a bidirectional one (native for diffusion, simulated for a
+    BERT-style masked model)."""
     cfg = replace(PREVIEW, max_new_tokens=n_new, stop_at_eos=False)
     g = torch.Generator().manual_seed(seed)
     started = time.perf_counter()
     if model.config.causal:
         out = list(generate(model, prompt, cfg, g))
     else:
-        out = list(mask_predict(model, prompt, cfg, g, rounds))
+        out = list(unmask_generate(model, prompt, cfg, UnmaskConfig(), g, allow_eos=False))
     return out, len(out) / max(time.perf_counter() - started, 1e-9)
 
 
