@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from tinylm.atomic import write_atomic
-from tinylm.cli.options import checkpoint_option, device_option, encode_or_warn
+from tinylm.cli.options import checkpoint_option, device_option, encode_or_warn, load_model
 from tinylm.errors import TinylmError, UsageError
 
 SHADES = " .:-=+*#%@"  # plain-text intensity, light to dark; " " only for a weight of exactly 0
@@ -60,7 +60,6 @@ def attention(
     """
     from tinylm.device import pick_device
     from tinylm.infer.attention import attention_maps, select_map, token_labels, visibility
-    from tinylm.infer.loading import load_for_inference
 
     if not text:
         raise UsageError("TEXT is empty; give some text to look at.")
@@ -69,7 +68,7 @@ def attention(
     if png is not None:
         _check_png(png)
     dev, _ = pick_device(device)
-    ckpt, tok = load_for_inference(run, checkpoint, dev)
+    ckpt, tok = load_model(run, checkpoint, dev)
     cfg = ckpt.config
     ids = encode_or_warn(tok, text, "text")
     if not ids:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from tinylm.cli.options import checkpoint_option, device_option, in_bounds
-from tinylm.errors import TinylmError
+from tinylm.cli.options import checkpoint_option, device_option, in_bounds, load_model
+from tinylm.data.options import ERRORS, ReadOptions
+from tinylm.errors import TinylmError, UsageError
 from tinylm.infer.config import EVAL_BOUNDS
 
 LABELS = {
@@ -37,11 +38,24 @@ LABELS = {
     show_default=True,
     help="Most tokens scored (a masked model runs one forward per scored token).",
 )
+@click.option(
+    "--errors",
+    type=click.Choice(ERRORS),
+    default=ReadOptions.errors,
+    show_default=True,
+    help="Invalid UTF-8 in TEXT: stop with an error, or replace it with U+FFFD.",
+)
 @click.option("--json", "as_json", is_flag=True, help="The figures as one JSON object.")
 @checkpoint_option
 @device_option()
 def eval_(
-    run: Path, text: tuple[str, ...], max_tokens: int, as_json: bool, checkpoint: str, device: str
+    run: Path,
+    text: tuple[str, ...],
+    max_tokens: int,
+    errors: str,
+    as_json: bool,
+    checkpoint: str,
+    device: str,
 ) -> None:
     """Evaluate a checkpoint on TEXT (files, directories, '-') or on its run's val split.
 
@@ -58,13 +72,14 @@ def eval_(
     """
     from tinylm.data.heldout import from_run, from_texts
     from tinylm.device import pick_device
-    from tinylm.infer.loading import load_for_inference
     from tinylm.infer.scoring import measure
 
+    if errors != ReadOptions.errors and not text:  # the val split is token ids, never decoded
+        raise UsageError(f"--errors {errors} applies to TEXT; give the text to read.")
     dev, _ = pick_device(device)
-    ckpt, tok = load_for_inference(run, checkpoint, dev)
+    ckpt, tok = load_model(run, checkpoint, dev)
     held = (
-        from_texts(list(text), tok, max_tokens)
+        from_texts(list(text), tok, max_tokens, ReadOptions(errors=errors))
         if text
         else from_run(run, ckpt.tokenizer_path, max_tokens + ckpt.config.block_size + 1)
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from tinylm.cli.options import checkpoint_option, device_option, in_bounds
+from tinylm.cli.options import checkpoint_option, device_option, in_bounds, load_model
 from tinylm.errors import UsageError
 from tinylm.infer.config import FILL_MASK_BOUNDS, SHORTLIST
 
@@ -78,13 +78,12 @@ def fill_mask(
     from tinylm.device import pick_device
     from tinylm.infer.fill_mask import encode_masked, target_ids
     from tinylm.infer.fill_mask import fill_mask as fill
-    from tinylm.infer.loading import load_for_inference
 
     if (text is None) == (input_file is None):
         raise UsageError("give TEXT or --input-file (one of them).")
     lines = [text] if input_file is None else _read_lines(input_file)
     dev, _ = pick_device(device)
-    ckpt, tok = load_for_inference(run, checkpoint, dev)
+    ckpt, tok = load_model(run, checkpoint, dev)
     if ckpt.config.causal:
         click.echo(
             f"Simulated: {run} is a causal model, which never reads past a blank; candidates are "
@@ -99,8 +98,7 @@ def fill_mask(
             click.echo(f"Warning: {w}", err=True)
     for n, line in enumerate(lines, 1):
         try:
-            # a causal model reads the text after a start-of-document token
-            ids = encode_masked(tok, line, ckpt.config.block_size - ckpt.config.causal)
+            ids = encode_masked(tok, line, ckpt.config.block_size, ckpt.config.causal)
         except UsageError as e:
             raise UsageError(f"line {n}: {e}" if input_file else str(e)) from None
         results = fill(ckpt.model, tok, ids, top_k, allowed, joint, shortlist)

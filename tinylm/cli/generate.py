@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tinylm.cli.options import checkpoint_option, device_option, encode_or_warn, in_bounds
+from tinylm.cli.options import (
+    checkpoint_option,
+    device_option,
+    encode_or_warn,
+    in_bounds,
+    load_model,
+)
+from tinylm.cli.streaming import Echo, silence_stdout, stream_mode
 from tinylm.errors import UsageError
 from tinylm.infer.config import GENERATE_BOUNDS, ROUNDS, SAMPLING_BOUNDS, SamplingConfig
 
@@ -36,7 +43,7 @@ def _sampling_option(*names: str, help: str) -> Callable:
 @click.argument("run", type=click.Path(path_type=Path))
 @click.option("-p", "--prompt", help="Text to continue; '-' reads stdin. Default: a new document.")
 @click.option("--prompt-file", type=click.Path(path_type=Path), help="Read the prompt from a file.")
-@_sampling_option("-n", "--max-new-tokens", help="Most tokens to add.")
+@_sampling_option("-n", "--max-new-tokens", help="Most tokens to add (at most 1,000,000).")
 @_sampling_option(
     "-t",
     "--temperature",
@@ -74,7 +81,8 @@ def _sampling_option(*names: str, help: str) -> Callable:
 @click.option(
     "--stream/--no-stream",
     default=None,
-    help="Print tokens as they come (default: when stdout is a terminal).",
+    help="Print tokens as they come, or each sample when it is done. Default: tokens on a "
+    "terminal; to a pipe or file, each line as soon as it is complete.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per sample on stdout.")
 @click.option(
@@ -127,7 +135,7 @@ def generate(
     import torch
 
     from tinylm.device import pick_device
-    from tinylm.infer.loading import load_for_inference
+    from tinylm.infer.loading import TextStream
 
     if prompt is not None and prompt_file is not None:
         raise UsageError("give --prompt or --prompt-file, not both.")
@@ -142,7 +150,7 @@ def generate(
     )
     text = _read_prompt(prompt, prompt_file)
     dev, _ = pick_device(device)
-    ckpt, tok = load_for_inference(run, checkpoint, dev)
+    ckpt, tok = load_model(run, checkpoint, dev)
     simulated = not ckpt.config.causal
     if simulated:
         click.echo(
@@ -153,16 +161,23 @@ def generate(
         )
     ids = encode_or_warn(tok, text, "prompt")
     seed = seed if seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
-    stream = (sys.stdout.isatty() if stream is None else stream) and not as_json
+    mode = stream_mode(stream, as_json)
     stops = tuple(unescape(s) for s in stop)
-    for i in range(num_samples):
-        g = torch.Generator().manual_seed(seed + i)
-        tokens = _tokens(ckpt.model, ids, cfg, g, (rounds, left_to_right) if simulated else None)
-        drawn = _draw(tokens, tok, stops, text if stream else None, cfg.max_new_tokens)
-        _show(drawn, text, seed + i, simulated, as_json, stream)
-        if not as_json and i + 1 < num_samples:
-            click.echo("---")
-        click.echo(drawn.summary(dev, seed + i), err=True)
+    try:
+        for i in range(num_samples):
+            g = torch.Generator().manual_seed(seed + i)
+            masked = (rounds, left_to_right) if simulated else None
+            tokens = _tokens(ckpt.model, ids, cfg, g, masked)
+            echo = Echo(mode, text)
+            drawn = _draw(tokens, TextStream(tok, stops), echo, cfg.max_new_tokens)
+            _show(drawn, echo, text, seed + i, simulated, as_json)
+            click.echo(drawn.summary(dev, seed + i), err=True)
+            if drawn.reason == "interrupted":  # the text so far is out: now exit 130
+                raise KeyboardInterrupt
+            if not as_json and i + 1 < num_samples:
+                click.echo("---")
+    except BrokenPipeError:  # the reader has gone (`| head`): stop quietly, like a Unix filter
+        silence_stdout()
 
 
 def _tokens(
@@ -188,14 +203,14 @@ class _Drawn:
     """One sample as it was drawn: its text, why it ended and how fast it came."""
 
     out: TextStream
-    reason: str  # "length", "eos" or "stop"
+    reason: str  # "length", "eos", "stop" or "interrupted"
     first: float  # seconds to the first token
     seconds: float
     rest: str  # what streaming had not printed yet
 
     def summary(self, dev: object, seed: int) -> str:
         """The statistics line for stderr."""
-        n = len(self.out.ids)
+        n = self.out.count
         rate = n / self.seconds if self.seconds > 0 else 0.0
         return (
             f"[{n} tokens, {rate:.0f} tokens/s, first token {self.first * 1000:.0f} ms, "
@@ -203,48 +218,43 @@ class _Drawn:
         )
 
 
-def _draw(tokens: Iterator[int], tok, stops, stream_after: str | None, most: int) -> _Drawn:  # noqa: ANN001
-    """Consume the tokens into text until a stop string; print pieces as they come if streaming
-    (after the prompt `stream_after`)."""
-    from tinylm.infer.loading import TextStream
-
-    out = TextStream(tok, stops)
+def _draw(tokens: Iterator[int], out: TextStream, echo: Echo, most: int) -> _Drawn:
+    """Consume the tokens into text until a stop string, echoing pieces as they settle. Ctrl-C
+    ends the sample early, keeping what was drawn (the caller prints it, then exits 130)."""
     started = time.perf_counter()
     first = None
-    if stream_after is not None:
-        click.echo(stream_after, nl=False)
     reason = "length"
-    for token in tokens:
-        first = first or time.perf_counter() - started
-        piece = out.push(token)
-        if stream_after is not None and piece:
-            click.echo(piece, nl=False)
-        if out.stopped:
-            reason = "stop"
-            break
-    else:
-        if len(out.ids) < most:
-            reason = "eos"
-    rest = out.finish()
+    try:
+        for token in tokens:
+            first = first or time.perf_counter() - started
+            echo(out.push(token))
+            if out.stopped:
+                reason = "stop"
+                break
+        else:
+            if out.count < most:
+                reason = "eos"
+    except KeyboardInterrupt:
+        reason = "interrupted"
+    rest = out.finish(complete_only=reason == "interrupted")  # never half a character
     return _Drawn(out, reason, first or 0.0, time.perf_counter() - started, rest)
 
 
-def _show(
-    drawn: _Drawn, text: str, seed: int, simulated: bool, as_json: bool, stream: bool
-) -> None:
-    """The sample on stdout: a JSON object, the rest of a stream, or the whole text."""
+def _show(drawn: _Drawn, echo: Echo, text: str, seed: int, simulated: bool, as_json: bool) -> None:
+    """The sample on stdout: a JSON object (also when interrupted: a whole, parseable line
+    whose stop_reason says so), the rest of a stream, or the whole text."""
     if as_json:
         row = {
             "prompt": text,
             "text": drawn.out.text,
-            "tokens": len(drawn.out.ids),
+            "tokens": drawn.out.count,
             "stop_reason": drawn.reason,
             "seed": seed,
             "simulated": simulated,
         }
         click.echo(json.dumps(row))
-    elif stream:
-        click.echo(drawn.rest)
+    elif echo.mode != "off":
+        echo.end(drawn.rest)
     else:
         click.echo(text + drawn.out.text)
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from tinylm.bounds import Bounds
 from tinylm.device_options import DEFAULT_DEVICE, DEVICES
+
+if TYPE_CHECKING:  # the heavy modules load inside commands, so `--help` stays instant
+    import torch
+    from tokenizers import Tokenizer
+
+    from tinylm.checkpoint import Checkpoint
 
 
 def _finite(type_: click.ParamType, value, param, ctx) -> float:  # noqa: ANN001
@@ -68,6 +76,18 @@ def device_option(default: str = DEFAULT_DEVICE, why: str = "") -> Callable:
         show_default=True,
         help=f"{DEVICES}{f' ({why})' if why else ''}.",
     )
+
+
+def load_model(run: Path, which: str, device: torch.device) -> tuple[Checkpoint, Tokenizer]:
+    """The checkpoint and tokenizer of RUN; a note on stderr when best/ was missing and last/
+    stands in for it (a run stopped before its first evaluation)."""
+    from tinylm.infer.loading import fallback_note, load_for_inference
+
+    ckpt, tok = load_for_inference(run, which, device)
+    note = fallback_note(run, which, ckpt.path)
+    if note:
+        click.echo(note, err=True)
+    return ckpt, tok
 
 
 def encode_or_warn(tok, text: str, what: str) -> list[int]:  # noqa: ANN001

@@ -60,15 +60,17 @@ def from_run(path: Path, tokenizer_path: Path, max_tokens: int) -> HeldOut:
     return HeldOut(ids, data.bytes_per_token, f"val split of {run}", text)
 
 
-def from_texts(inputs: list[str], tok: Tokenizer, max_tokens: int) -> HeldOut:
-    """Files, directories or '-' (stdin), read as `tinylm tokenize` reads them; each document
-    is followed by [EOS]. Reading stops after `max_tokens`."""
+def from_texts(
+    inputs: list[str], tok: Tokenizer, max_tokens: int, read: ReadOptions | None = None
+) -> HeldOut:
+    """Files, directories or '-' (stdin), read as `tinylm tokenize` reads them (`read`: how);
+    each document is followed by [EOS]. Reading stops after `max_tokens`."""
     parts: list[list[int]] = []
     n_bytes = n_tokens = 0
     texts: list[str] = []
     with specials_as_text(tok), tempfile.TemporaryDirectory() as spool:
         sources = make_sources(resolve_inputs(inputs), Path(spool), sys.stdin.buffer)
-        for doc in iter_documents(sources, ReadOptions()):
+        for doc in iter_documents(sources, read or ReadOptions()):
             text = "".join(doc)
             if not text:
                 continue

@@ -8,11 +8,16 @@ from tinylm.bounds import SEED, Bounds, check_fields
 
 SHORTLIST = 32  # candidates rescored per blank; ranks below it are rarely worth the forwards
 ROUNDS = 10  # mask-predict refinement rounds per chunk of new tokens
+# a million tokens is a corpus' worth of text (the bundled Shakespeare is ~1.1 M characters);
+# a hard cap keeps a typo like -n 10000000 from hours of work held in memory (JSON, --no-stream)
+MAX_NEW_TOKENS = 1_000_000
 
 
 # the settings of SamplingConfig that have a range (also the ranges of `generate`'s options)
 SAMPLING_BOUNDS = {
-    "max_new_tokens": Bounds(0),
+    "max_new_tokens": Bounds(
+        0, MAX_NEW_TOKENS, says=f"is out of range; use 0 to {MAX_NEW_TOKENS:,} (a corpus' worth)"
+    ),
     "temperature": Bounds(0.0, 100.0),
     "top_k": Bounds(0),
     "top_p": Bounds(0.0, 1.0, low_open=True),

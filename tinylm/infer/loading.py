@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -13,6 +14,7 @@ from tinylm.data.vocab import SPECIAL_TOKENS, UNK_ID
 from tinylm.errors import TinylmError, UsageError
 
 REPLACEMENT = "\ufffd"  # what a decoder shows for an incomplete UTF-8 sequence
+SETTLE_LIMIT = 8  # tokens a TextStream decodes at once while a character is unfinished
 
 
 def resolve_checkpoint(path: Path, which: str = "best") -> Path:
@@ -28,6 +30,18 @@ def resolve_checkpoint(path: Path, which: str = "best") -> Path:
     raise TinylmError(
         f"{path} is neither a checkpoint (no config.json) nor a run directory (no {which}/)."
     )
+
+
+def fallback_note(path: Path, which: str, used: Path) -> str | None:
+    """One line for the user when a run directory had no `which`/ and `used` stood in for it."""
+    if used == path or used.name == which:
+        return None
+    try:
+        step = f", step {json.loads((used / 'trainer_state.json').read_text())['step']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        step = ""
+    why = " (no evaluation saved one)" if which == "best" else ""
+    return f"Note: {path} has no {which}/ checkpoint{why}; using {used.name}/{step}."
 
 
 def load_for_inference(
@@ -71,41 +85,83 @@ class TextStream:
     """Turns generated ids into text pieces that are safe to print as they come.
 
     A byte-level tokenizer can end a step in the middle of a character, and the text so far may
-    be the start of a stop string; both are held back until the next tokens settle them.
+    be the start of a stop string; both are held back until the next tokens settle them. Each
+    step decodes only the tokens since the last settled point (and the ones before it, which
+    some decoders need to place a space), so a long sample costs the same per token as a short one.
     """
 
     def __init__(self, tok: Tokenizer, stops: tuple[str, ...] = ()) -> None:
         self.tok = tok
         self.stops = tuple(s for s in stops if s)
-        self.ids: list[int] = []
-        self.text = ""  # the settled text so far, cut at a stop string if one appeared
-        self.emitted = 0  # characters of self.text already handed out
+        self.count = 0  # tokens pushed
         self.stopped = False
+        self._pieces: list[str] = []  # the text handed out (joined on demand: appends stay cheap)
+        self._pending = ""  # decoded text held back: it may begin a stop string
+        self._window: list[int] = []  # context tokens, then tokens not fully decoded yet
+        self._context = 0  # how many of the window's tokens are context
+        self._decoded = 0  # characters of the window's text already passed on to _pending
+
+    @property
+    def text(self) -> str:
+        """The text handed out so far (after finish(): the whole sample, cut at a stop string)."""
+        return "".join(self._pieces)
 
     def push(self, token: int) -> str:
         """Add one token; return the newly printable text ('' if nothing is settled yet)."""
-        self.ids.append(token)
-        text = self.tok.decode(self.ids, skip_special_tokens=False)
+        if self.stopped:
+            return ""
+        self.count += 1
+        pending = self._pending + self._decode_step(token)
+        cut = min((i for i in (pending.find(s) for s in self.stops) if i >= 0), default=-1)
+        if cut >= 0:
+            self.stopped = True
+            self._clear()
+            return self._hand(pending[:cut])
+        safe = len(pending)
+        for s in self.stops:  # a tail that could still grow into a stop string stays back
+            for k in range(min(len(s) - 1, len(pending)), 0, -1):
+                if pending.endswith(s[:k]):
+                    safe = min(safe, len(pending) - k)
+                    break
+        self._pending = pending[safe:]
+        return self._hand(pending[:safe])
+
+    def finish(self, complete_only: bool = False) -> str:
+        """Everything not yet handed out; `complete_only` drops an unfinished last character
+        (a sample cut short), otherwise it shows as U+FFFD as in a whole decode."""
+        rest = self._pending + self._decode(self._window)[self._decoded :]
+        self._clear()
+        return self._hand(rest.removesuffix(REPLACEMENT) if complete_only else rest)
+
+    def _decode(self, ids: list[int]) -> str:
+        text = self.tok.decode(ids, skip_special_tokens=False)
         for special in SPECIAL_TOKENS:  # a sample shows no control tokens
             text = text.replace(special, "")
-        cut = min((i for i in (text.find(s) for s in self.stops) if i >= 0), default=-1)
-        if cut >= 0:
-            self.text, self.stopped = text[:cut], True
-            return self._take(len(self.text))
-        self.text = text
-        safe = len(text.rstrip(REPLACEMENT))  # an unfinished character stays back
-        for s in self.stops:  # so does a tail that could still grow into a stop string
-            for k in range(min(len(s) - 1, len(text)), 0, -1):
-                if text.endswith(s[:k]):
-                    safe = min(safe, len(text) - k)
-                    break
-        return self._take(safe)
+        return text
 
-    def finish(self) -> str:
-        """Everything not yet handed out."""
-        return self._take(len(self.text))
+    def _decode_step(self, token: int) -> str:
+        """The text that `token` settles. An unfinished UTF-8 sequence decodes to one trailing
+        U+FFFD: it waits for the tokens that finish (or break) it."""
+        self._window.append(token)
+        text = self._decode(self._window)
+        wait = text.endswith(REPLACEMENT)
+        end = len(text) - wait
+        new = text[self._decoded : end]
+        self._decoded = max(self._decoded, end)
+        if not wait:  # all decoded: the next window starts here, after these tokens as context
+            self._window = self._window[self._context :]
+            self._context, self._decoded = len(self._window), len(self._decode(self._window))
+        elif len(self._window) - self._context >= SETTLE_LIMIT:  # a run of invalid bytes
+            # keep only tokens that hold the unfinished sequence (3 bytes at most); it begins at
+            # a lead byte, where a decode of any suffix also begins a character
+            self._window, self._context = self._window[-3:], 0
+            self._decoded = len(self._decode(self._window).removesuffix(REPLACEMENT))
+        return new
 
-    def _take(self, upto: int) -> str:
-        piece = self.text[self.emitted : max(upto, self.emitted)]
-        self.emitted = max(upto, self.emitted)
+    def _clear(self) -> None:
+        self._pending, self._window, self._context, self._decoded = "", [], 0, 0
+
+    def _hand(self, piece: str) -> str:
+        if piece:
+            self._pieces.append(piece)
         return piece

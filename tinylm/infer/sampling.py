@@ -5,7 +5,7 @@ Sampling runs in float32 on the CPU copy of the last logits (also the safe path 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 import torch
 
@@ -44,7 +44,9 @@ def min_p_filter(logits: torch.Tensor, min_p: float) -> torch.Tensor:
     return logits.masked_fill(probs < floor, float("-inf"))
 
 
-def repetition_penalty(logits: torch.Tensor, previous: list[int], penalty: float) -> torch.Tensor:
+def repetition_penalty(
+    logits: torch.Tensor, previous: Collection[int], penalty: float
+) -> torch.Tensor:
     """Make seen tokens less likely: positive logits divided by penalty, negatives multiplied."""
     if penalty == 1.0 or not previous:
         return logits
@@ -63,11 +65,12 @@ def sampling_probs(logits: torch.Tensor, cfg: SamplingConfig) -> torch.Tensor:
 
 def next_token(
     logits: torch.Tensor,
-    previous: list[int],
+    previous: Collection[int],
     cfg: SamplingConfig,
     generator: torch.Generator | None,
 ) -> int:
-    """Choose the next token from the last position's logits (V,)."""
+    """Choose the next token from the last position's logits (V,); `previous` holds the tokens
+    the repetition penalty applies to (a set does: only which tokens appeared matters)."""
     logits = repetition_penalty(logits.float().cpu(), previous, cfg.repetition_penalty)
     if cfg.temperature == 0.0:
         return int(logits.argmax())
@@ -87,30 +90,34 @@ def generate(
     The context is the last `block_size` tokens; once it is full it slides forward by half a
     block and the cache is refilled from there (learned or rotary positions both stay in range).
     With or without the cache the model sees the same context, so greedy outputs are identical.
+    Only the context and the set of tokens seen are kept: each token costs the same however
+    long the sample grows.
     """
     device = model.device
     block = model.config.block_size
     ids = list(prompt) or [EOS_ID]
-    start = max(0, len(ids) - block)
+    seen = set(ids)  # the whole text's tokens, for the repetition penalty
+    ids = ids[-block:]
     cache: KVCache | None = None
     decoder: Decoder | None = None
     for _ in range(cfg.max_new_tokens):
         refill = cache is None
-        if len(ids) - start > block:
-            start, refill = len(ids) - block // 2, True
+        if len(ids) > block:
+            ids, refill = ids[-(block // 2) :], True
         if use_cache and not refill:
             decoder = decoder or Decoder(model)  # after the first token: it adds nothing to TTFT
             logits = decoder.step(ids[-1], cache)
         else:
-            x = torch.tensor([ids[start:]], device=device)
+            x = torch.tensor([ids], device=device)
             cache = KVCache(model.config.n_layer, block) if use_cache else None
             last = torch.zeros(x.shape, dtype=torch.bool, device=device)
             last[0, -1] = True  # the head runs on the last position only
             logits = model(x, select=last, cache=cache)[0]
-        token = next_token(logits, ids, cfg, generator)
+        token = next_token(logits, seen, cfg, generator)
         if cfg.stop_at_eos and token == EOS_ID:
             return
         ids.append(token)
+        seen.add(token)
         yield token
 
 

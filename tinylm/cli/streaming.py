@@ -1,0 +1,56 @@
+"""How generated text reaches stdout: as it comes on a terminal, line by line to a pipe."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+
+import click
+
+LINE_BUFFER = 8192  # characters of one line held before they go out anyway (stdio's BUFSIZ)
+
+
+def stream_mode(stream: bool | None, as_json: bool) -> str:
+    """How a sample reaches stdout: "tokens" as they come, whole "lines", or "off" (when done)."""
+    if as_json or stream is False:
+        return "off"
+    return "tokens" if stream or sys.stdout.isatty() else "lines"
+
+
+class Echo:
+    """Prints a sample (from its prompt on) as it comes, in the stream mode's units; a line
+    longer than LINE_BUFFER goes out in parts, as a full stdio buffer would."""
+
+    def __init__(self, mode: str, prompt: str) -> None:
+        self.mode = mode
+        self._held: list[str] = []  # the incomplete line, in pieces (joining each time is O(n²))
+        self._size = 0
+        self(prompt)
+
+    def __call__(self, piece: str) -> None:
+        """Print what `piece` makes printable: all of it on a terminal, whole lines to a pipe."""
+        if not piece or self.mode == "off":
+            return
+        if self.mode == "tokens":
+            click.echo(piece, nl=False)  # click.echo flushes: the piece shows now
+            return
+        self._held.append(piece)
+        self._size += len(piece)
+        if "\n" in piece or self._size >= LINE_BUFFER:
+            text = "".join(self._held)
+            cut = len(text) if self._size >= LINE_BUFFER else text.rfind("\n") + 1
+            self._held, self._size = [text[cut:]], len(text) - cut
+            click.echo(text[:cut], nl=False)
+
+    def end(self, rest: str) -> None:
+        """The rest of a streamed sample, and its newline."""
+        click.echo("".join(self._held) + rest)
+
+
+def silence_stdout() -> None:
+    """Point stdout at the null device, so that the exit's flush cannot fail again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file (as under a test runner): nothing will flush there
