@@ -1,4 +1,5 @@
-"""`tinylm compare`: a causal and a masked model side by side on the same text, blanks, prompts."""
+"""`tinylm compare`: two or three models (causal, masked, diffusion) side by side on the same
+text, blanks and prompts."""
 
 from __future__ import annotations
 
@@ -13,9 +14,29 @@ import click
 from tinylm.cli.options import device_option, in_bounds, load_model
 from tinylm.errors import TinylmError, UsageError
 from tinylm.infer.config import COMPARE_BOUNDS, CompareOptions
-from tinylm.train.config import DEFAULT_SIZE, SIZES
+from tinylm.train.config import DEFAULT_SIZE, OBJECTIVES, SIZES
 
 DEFAULTS = CompareOptions()
+MAX_RUNS = 3
+
+
+class Families(click.ParamType):
+    """A comma-separated list of distinct training objectives, in the order given."""
+
+    name = "families"
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201
+        if isinstance(value, tuple):
+            return value
+        chosen = tuple(v.strip() for v in value.split(",") if v.strip())
+        wrong = [v for v in chosen if v not in OBJECTIVES]
+        if wrong or len(set(chosen)) != len(chosen) or not 2 <= len(chosen) <= MAX_RUNS:
+            self.fail(
+                f"{value!r}: give two or three distinct families of {', '.join(OBJECTIVES)}.",
+                param,
+                ctx,
+            )
+        return chosen
 
 
 def _work_option(name: str, help: str) -> Callable:
@@ -28,13 +49,21 @@ def _work_option(name: str, help: str) -> Callable:
 
 
 @click.command()
-@click.argument("args", nargs=-1, metavar="RUN_A RUN_B [TEXT]...")
+@click.argument("args", nargs=-1, metavar="RUN RUN [RUN] [TEXT]...")
 @click.option(
     "--train",
     "train_first",
     is_flag=True,
-    help="First train a causal and a masked model of the same size and budget, then compare "
-    "them. The one argument, if any, is the DATA to train on (default: the bundled corpus).",
+    help="First train one model of each family (--families) at the same size and budget, then "
+    "compare them. The one argument, if any, is the DATA to train on (default: the bundled "
+    "corpus).",
+)
+@click.option(
+    "--families",
+    type=Families(),
+    default=",".join(OBJECTIVES),
+    show_default=True,
+    help="With --train: which families to train and compare.",
 )
 @click.option(
     "--time", "time_", default=DEFAULTS.time, show_default=True, help="With --train: each budget."
@@ -65,6 +94,7 @@ def compare(
     ctx: click.Context,
     args: tuple[str, ...],
     train_first: bool,
+    families: tuple[str, ...],
     time_: str,
     size: str,
     out: Path | None,
@@ -76,18 +106,21 @@ def compare(
     as_json: bool,
     device: str,
 ) -> None:
-    """Compare two checkpoints, natively and simulated, on the same held-out text.
+    """Compare two or three checkpoints, natively and simulated, on the same held-out text.
 
-    Both models fill the same blanks (one per passage; a causal model by rescoring, labelled
-    simulated), are scored in bits per byte (a masked model by pseudo-likelihood) and continue
-    the same prompts (a masked model by mask-predict). TEXT defaults to RUN_A's val split.
+    Every model fills the same blanks (a causal one by rescoring, labelled simulated), is scored
+    in bits per byte (exact for a causal model, the ELBO bound for a bidirectional one),
+    continues the same prompts (a BERT-style masked model by iterative unmasking, labelled
+    simulated), has its samples judged by an n-gram model of the train split that is none of
+    them, and is probed for what its hidden states know. TEXT defaults to the first run's val
+    split.
 
     \b
     Examples:
-      tinylm compare runs/gpt runs/bert
+      tinylm compare runs/gpt runs/bert runs/mdlm
       tinylm compare runs/gpt runs/bert held_out.txt --json
       tinylm compare --train --time 3m              # the one-command experiment
-      tinylm compare --train notes.txt --size small --time 10m
+      tinylm compare --train notes.txt --families causal,diffusion --size small --time 10m
     """
     opts = replace(
         DEFAULTS,
@@ -102,15 +135,10 @@ def compare(
         if len(args) > 1:
             raise UsageError("with --train give at most one DATA argument (text or token dir).")
         _check_train_arguments(args[0] if args else None, opts.time)
-        runs, texts = _train_pair(ctx, args[0] if args else None, opts, size, out, device), []
+        data = args[0] if args else None
+        runs, texts = _train_runs(ctx, data, families, opts, size, out, device), []
     else:
-        if len(args) < 2:
-            raise UsageError("give two runs to compare (RUN_A RUN_B), or --train.")
-        runs, texts = [Path(a) for a in args[:2]], list(args[2:])
-        from tinylm.infer.loading import resolve_checkpoint
-
-        for run in runs:  # both before either loads: a mistyped RUN_B is refused at once
-            resolve_checkpoint(run)
+        runs, texts = _split_arguments(args)
     report = _measure(runs, texts, opts, device)
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -118,6 +146,25 @@ def compare(
         from tinylm.cli.render_compare import render
 
         render(report)
+
+
+def _split_arguments(args: tuple[str, ...]) -> tuple[list[Path], list[str]]:
+    """The leading arguments that are runs or checkpoints (two or three), then TEXT."""
+    from tinylm.infer.loading import resolve_checkpoint
+
+    runs: list[Path] = []
+    for arg in args[:MAX_RUNS]:
+        path = Path(arg)
+        if not any((path / name).exists() for name in ("run.json", "config.json", "best", "last")):
+            break
+        runs.append(path)
+    if len(runs) < 2:
+        if len(args) > len(runs):
+            resolve_checkpoint(Path(args[len(runs)]))  # says why it is not a run (2 if missing)
+        raise UsageError("give two or three runs to compare (RUN RUN [RUN]), or --train.")
+    for run in runs:  # all before any loads: a mistyped run is refused at once
+        resolve_checkpoint(run)
+    return runs, list(args[len(runs) :])
 
 
 def _check_train_arguments(data: str | None, budget: str) -> None:
@@ -128,60 +175,81 @@ def _check_train_arguments(data: str | None, budget: str) -> None:
     parse_duration(budget)
 
 
-def _train_pair(
+def _train_runs(
     ctx: click.Context,
     data: str | None,
+    families: tuple[str, ...],
     opts: CompareOptions,
     size: str,
     out: Path | None,
     device: str,
 ) -> list[Path]:
+    """One run per family, same data, size and budget, under `out`."""
     from tinylm.cli.train import train
     from tinylm.data.tokens import is_token_dir
 
     out = out or Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"{out} already exists; choose another --out.")
-    runs = [out / "causal", out / "masked"]
-    for objective, run in zip(("causal", "masked"), runs, strict=True):
-        click.echo(f"Training the {objective} model ({size}, {opts.time})...", err=True)
+    runs = [out / family for family in families]
+    for family, run in zip(families, runs, strict=True):
+        click.echo(f"Training the {family} model ({size}, {opts.time})...", err=True)
         ctx.invoke(
-            train, data=data, objective=objective, size=size, time_=opts.time, out=run,
+            train, data=data, objective=family, size=size, time_=opts.time, out=run,
             device=device, sample=False,
         )  # fmt: skip
-        if data is None or not is_token_dir(Path(data)):  # the masked run reuses those tokens
+        if data is None or not is_token_dir(Path(data)):  # later runs reuse the first's tokens
             data = str(runs[0] / "data")
     return runs
 
 
 def _measure(runs: list[Path], texts: list[str], opts: CompareOptions, device: str) -> dict:
-    from tinylm.data.heldout import from_run, from_texts
+    from tinylm.data.heldout import from_run, from_texts, run_dir_of
     from tinylm.device import pick_device
-    from tinylm.infer.compare import BLANK_CONTEXT, facts, measure, warnings
+    from tinylm.infer.compare import (
+        BLANK_CONTEXT,
+        PROBE_PASSAGES,
+        build_judge,
+        facts,
+        measure,
+        prompt_starts,
+        real_text_perplexity,
+        warnings,
+    )
 
     dev, _ = pick_device(device)
     loaded = [load_model(r, "best", dev) for r in runs]
     info = [facts(ckpt) for ckpt, _ in loaded]
     blank_len = min(BLANK_CONTEXT, *(c.config.block_size for c, _ in loaded))
-    need = max(opts.max_tokens, opts.blanks * blank_len) + 2 * max(
-        c.config.block_size for c, _ in loaded
-    )
-    report = {"runs": [], "warnings": warnings(*info), "blank_context": blank_len}
-    if not texts and info[0]["tokenizer_sha256"] != info[1]["tokenizer_sha256"]:
-        raise UsageError("the two models use different tokenizers; give TEXT to compare them on.")
+    block = max(c.config.block_size for c, _ in loaded)
+    asked = max(opts.max_tokens, opts.blanks * blank_len) + 2 * block
+    need = max(asked, PROBE_PASSAGES * block)  # the probe uses what there is, up to this
+    same_tokenizer = len({f["tokenizer_sha256"] for f in info}) == 1
+    if not texts and not same_tokenizer:
+        raise UsageError("the models use different tokenizers; give TEXT to compare them on.")
+    judged = build_judge(run_dir_of(runs[0])) if same_tokenizer else None
+    judge = judged[0] if judged else None
+    report = {"runs": [], "warnings": warnings(info), "blank_context": blank_len, "judge": None}
     for (ckpt, tok), run, fact in zip(loaded, runs, info, strict=True):
         held = (
             from_texts(texts, tok, need) if texts else from_run(runs[0], ckpt.tokenizer_path, need)
         )
         if len(held) < blank_len * 4:
             raise TinylmError(f"{held.source} is too short to compare on; give more text.")
-        if len(held) < need:
+        if len(held) < asked:
             report["warnings"].append(
                 f"{held.source} holds {len(held):,} tokens: fewer blanks or tokens than asked."
             )
         report["text"] = held.source
         report["runs"].append(
-            {"name": str(run), **fact, **measure(ckpt, tok, held, opts, blank_len)}
+            {"name": str(run), **fact, **measure(ckpt, tok, held, opts, blank_len, judge)}
         )
+    if judge is not None:
+        prompt_len = min(loaded[0][0].config.block_size // 4, 24)
+        starts = prompt_starts(held, opts, prompt_len)
+        real = real_text_perplexity(judge, held, starts, prompt_len, opts.new_tokens)
+        report["judge"] = {"order": judge.order, "data": judged[1], "real_text_perplexity": real}
+    elif same_tokenizer:
+        report["warnings"].append("no train split found for the judge; samples are not judged.")
     report["warnings"] = list(dict.fromkeys(report["warnings"]))
     return report
