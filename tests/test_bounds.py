@@ -81,3 +81,10 @@ def test_precisions_have_one_home() -> None:
 def test_cli_refuses_out_of_range_before_any_work(args: tuple[str, ...], needle: str) -> None:
     r = run_cli(*args)
     assert r.exit_code == 2 and needle in r.stderr
+
+
+def test_no_range_holds_nan_or_infinity():
+    from tinylm.bounds import Bounds
+
+    for value in (float("nan"), float("inf"), float("-inf")):
+        assert value not in Bounds(0) and value not in Bounds(-1e300, low_open=True)

@@ -7,6 +7,7 @@ table (`tinylm.cli.options.in_bounds`), so a bad value is refused before anythin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -25,9 +26,11 @@ class Bounds:
     says: str | None = None  # e.g. "is out of range; use 1 to 1,000,000"
 
     def __contains__(self, x: float) -> bool:
+        if not math.isfinite(x):  # nan and inf are in no range, even an open-ended one
+            return False
         above = x > self.low if self.low_open else x >= self.low
         below = self.high is None or (x < self.high if self.high_open else x <= self.high)
-        return above and below  # nan is in no range: every comparison with it is false
+        return above and below
 
     def __str__(self) -> str:
         if self.high is None:
