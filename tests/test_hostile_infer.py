@@ -65,6 +65,9 @@ ROWS = {
     "n absurd": row(2, "10000000 is out of range; use 0 to 1,000,000", "generate", "{causal}",
                     "-n", "10000000"),
     "n absurd, before loading": row(2, "out of range", "generate", "{missing}", "-n", "1000001"),
+    "compare --new-tokens absurd": row(2, "2000000 is out of range; use 1 to 1,000,000",
+                                       "compare", "{causal}", "{masked}",
+                                       "--new-tokens", "2000000"),
     # defect 11: a run with only last/ says so, in every command that loads a run
     "last only: generate": row(0, NOTE, "generate", "{last_causal}", "-p", "First", "-n", "5",
                                stdout="First"),

@@ -48,7 +48,8 @@ PREVIEW = SamplingConfig(temperature=0.8, top_k=40)
 
 # how much work: at least one of each (also the ranges of `compare`'s options)
 COMPARE_BOUNDS = {
-    **{n: Bounds(1) for n in ("blanks", "max_tokens", "samples", "new_tokens", "shortlist")},
+    **{n: Bounds(1) for n in ("blanks", "max_tokens", "samples", "shortlist")},
+    "new_tokens": Bounds(1, MAX_NEW_TOKENS, says=f"is out of range; use 1 to {MAX_NEW_TOKENS:,}"),
     "seed": SEED,
 }
 
