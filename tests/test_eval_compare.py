@@ -211,7 +211,7 @@ def test_eval_bad_inputs(runs: dict[str, Path], tmp_path: Path) -> None:
     ("args", "needle"),
     [
         (["--blanks", "0"], "'--blanks': 0 is not in the range x>=1"),
-        (["--new-tokens", "0"], "'--new-tokens': 0 is not in the range x>=1"),
+        (["--new-tokens", "0"], "'--new-tokens': 0 is out of range; use 1 to 1,000,000"),
     ],
 )
 def test_compare_bad_options(runs: dict[str, Path], args: list[str], needle: str) -> None:
