@@ -4,6 +4,7 @@ invalid UTF-8 for eval. Each row: the exit code, one line on stderr, no tracebac
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -190,9 +191,10 @@ def test_pipe_gets_whole_lines_as_they_complete(
 
 
 # -- the real thing: a piped `python -m tinylm generate`, then SIGINT or a closed pipe --------
-def _start(run: str, *extra: str) -> tuple[subprocess.Popen, bytes]:
-    """Start a long generation with stdout on a pipe; return it and its first complete line,
-    read while the process is still running."""
+@contextlib.contextmanager
+def _generating(run: str, *extra: str) -> Iterator[tuple[subprocess.Popen, bytes]]:
+    """A long generation with stdout on a pipe, and its first complete line, read while the
+    process is still running. The process is killed on the way out, whatever happened."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     cmd = [sys.executable, "-m", "tinylm", "generate", run, "-p", "First", "-n", "1000000"]
     proc = subprocess.Popen(
@@ -201,21 +203,26 @@ def _start(run: str, *extra: str) -> tuple[subprocess.Popen, bytes]:
         stderr=subprocess.PIPE,
         env=env,
     )
-    got = b""
-    while b"\n" not in got:
-        ready, _, _ = select.select([proc.stdout], [], [], 60)
-        assert ready, "no whole line on the pipe within 60 s"
-        chunk = os.read(proc.stdout.fileno(), 1 << 16)
-        assert chunk, proc.communicate()[1].decode()
-        got += chunk
-    assert proc.poll() is None  # the text arrived while generation went on
-    return proc, got
+    try:
+        got = b""
+        while b"\n" not in got:
+            ready, _, _ = select.select([proc.stdout], [], [], 60)
+            assert ready, "no whole line on the pipe within 60 s"
+            chunk = os.read(proc.stdout.fileno(), 1 << 16)
+            assert chunk, proc.communicate()[1].decode()
+            got += chunk
+        assert proc.poll() is None  # the text arrived while generation went on
+        yield proc, got
+    finally:
+        if proc.poll() is None:  # a failed assertion must not leave a generator running
+            proc.kill()
+            proc.communicate()
 
 
 def test_sigint_to_piped_generate_prints_the_text_so_far(places: dict[str, str]) -> None:
-    proc, first = _start(places["causal"])
-    proc.send_signal(signal.SIGINT)
-    rest, err = proc.communicate(timeout=60)
+    with _generating(places["causal"]) as (proc, first):
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=60)
     out = (first + rest).decode("utf-8")  # strict: never half a character
     assert proc.returncode == 130, err.decode()
     assert out.startswith("First") and out.endswith("\n") and len(rest) > 0
@@ -224,9 +231,9 @@ def test_sigint_to_piped_generate_prints_the_text_so_far(places: dict[str, str])
 
 
 def test_closed_pipe_ends_generate_quietly(places: dict[str, str]) -> None:
-    proc, _ = _start(places["causal"])
-    proc.stdout.close()  # like `| head -1` exiting
-    err = proc.communicate(timeout=60)[1].decode()
+    with _generating(places["causal"]) as (proc, _):
+        proc.stdout.close()  # like `| head -1` exiting
+        err = proc.communicate(timeout=60)[1].decode()
     assert proc.returncode == 0 and "Traceback" not in err and "Exception" not in err, err
 
 
