@@ -162,7 +162,7 @@ def test_bad_options_are_refused_before_a_checkpoint_loads(tmp_path: Path) -> No
     for args in (
         ["generate", missing, "-t", "nan"],
         ["generate", missing, "--top-p", "inf"],
-        ["generate", missing, "--rounds", "0"],
+        ["generate", missing, "--steps", "0"],
         ["fill-mask", missing, "[MASK]", "--shortlist", "0"],
         ["eval", missing, "--max-tokens", "1"],
         ["compare", missing, missing, "--samples", "0"],

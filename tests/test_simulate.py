@@ -10,8 +10,7 @@ import torch
 from conftest import run_cli
 
 from tinylm.data.vocab import EOS_ID, MASK_ID, N_SPECIAL
-from tinylm.infer.config import SamplingConfig
-from tinylm.infer.simulate import causal_fill, mask_predict
+from tinylm.infer.simulate import causal_fill
 from tinylm.model import ModelConfig, Transformer
 
 V = 24
@@ -71,30 +70,6 @@ def test_causal_fill_several_masks_and_targets() -> None:
     assert all(sorted(t for _, t in r) == [9, 10] for r in only.values())
 
 
-def test_mask_predict_length_seed_and_controls() -> None:
-    model = _model("masked")
-    cfg = SamplingConfig(max_new_tokens=30, temperature=1.0)  # past one block of 16
-    prompt = [7, 8, 9]
-
-    def run(seed: int, **kw) -> list[int]:  # noqa: ANN003
-        return list(mask_predict(model, prompt, cfg, torch.Generator().manual_seed(seed), **kw))
-
-    a = run(1)
-    assert len(a) == 30 and all(t >= N_SPECIAL for t in a)
-    assert a == run(1) and a != run(2)
-    # top-k 1 leaves one choice per slot: left to right, that is exactly greedy
-    greedy = SamplingConfig(max_new_tokens=30, temperature=0.0)
-    top1 = SamplingConfig(max_new_tokens=30, temperature=1.0, top_k=1)
-    expect = list(mask_predict(model, prompt, greedy, left_to_right=True, rounds=4))
-    got = mask_predict(model, prompt, top1, torch.Generator().manual_seed(3), 4, True)
-    assert list(got) == expect
-    # a strong repetition penalty changes what is chosen
-    rep = SamplingConfig(max_new_tokens=30, temperature=0.0, repetition_penalty=50.0)
-    assert list(mask_predict(model, prompt, rep, left_to_right=True, rounds=4)) != expect
-    with pytest.raises(ValueError, match="rounds"):
-        list(mask_predict(model, prompt, cfg, rounds=0))
-
-
 def test_fill_mask_on_a_causal_checkpoint_is_simulated(runs: dict[str, Path]) -> None:
     r = run_cli("fill-mask", str(runs["causal"]), "Speak, [MASK]peak.", "--json", "-k", "3")
     assert r.exit_code == 0, r.output
@@ -113,5 +88,5 @@ def test_generate_on_a_masked_checkpoint_is_simulated(runs: dict[str, Path]) -> 
     out = json.loads(r.stdout)
     assert out["simulated"] is True and out["tokens"] == 20
     assert run_cli(*args).stdout == r.stdout
-    r = run_cli("generate", str(runs["masked"]), "--rounds", "0")
-    assert r.exit_code == 2 and "--rounds" in r.stderr
+    r = run_cli("generate", str(runs["masked"]), "--steps", "0")
+    assert r.exit_code == 2 and "--steps" in r.stderr

@@ -92,3 +92,37 @@ def test_block_must_leave_room_for_context():
     cfg = SamplingConfig(max_new_tokens=4)
     with pytest.raises(ValueError, match="shorter than the model's context"):
         list(unmask_generate(_model(), [7], cfg, UnmaskConfig(block_length=32, steps=4)))
+
+
+def test_top_k_1_left_to_right_is_greedy_and_the_penalty_counts():
+    """Ported from the mask-predict tests: across blocks, top-k 1 leaves one choice per slot."""
+    unmask = UnmaskConfig(block_length=8, steps=4, remasking="left-to-right")
+    greedy, _ = _run(unmask, n=20, temperature=0.0)
+    top1, _ = _run(unmask, n=20, seed=3, temperature=1.0, top_k=1)
+    assert top1 == greedy
+    penalised, _ = _run(unmask, n=20, temperature=0.0, repetition_penalty=50.0)
+    assert penalised != greedy
+
+
+def test_generate_diffusion_natively_and_bad_settings(runs):
+    import json
+
+    from conftest import run_cli
+
+    args = ["generate", str(runs["diffusion"]), "-p", "First", "-n", "12", "--seed", "4"]
+    r = run_cli(*args, "--json", "--steps", "4", "--block-length", "4")
+    assert r.exit_code == 0, r.output
+    assert "Diffusion: iterative unmasking, blocks of 4" in r.stderr and "Simulated" not in r.stderr
+    out = json.loads(r.stdout)
+    assert out["simulated"] is False and out["tokens"] == 12
+    assert run_cli(*args, "--json", "--steps", "4", "--block-length", "4").stdout == r.stdout
+    for extra, needle in (
+        (["--steps", "3", "--block-length", "4"], "must divide"),
+        (["--block-length", "16"], "shorter than the model's context"),
+        (["--steps", "0"], "--steps"),
+        (["--remasking", "best"], "--remasking"),
+    ):
+        bad = run_cli(*args, *extra)
+        assert bad.exit_code == 2 and needle in bad.stderr, (extra, bad.output)
+    causal = run_cli("generate", str(runs["causal"]), "--steps", "4")
+    assert causal.exit_code == 2 and "applies to masked and diffusion models" in causal.stderr

@@ -1,13 +1,12 @@
-"""`tinylm generate`: sample text from a causal checkpoint; text on stdout, statistics on stderr."""
+"""`tinylm generate`: sample text (causal: next token; diffusion: iterative unmasking; masked:
+the same unmasking, simulated); text on stdout, statistics on stderr."""
 
 from __future__ import annotations
 
 import json
 import re
 import sys
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,15 +19,22 @@ from tinylm.cli.options import (
     in_bounds,
     load_model,
 )
-from tinylm.cli.streaming import Echo, silence_stdout, stream_mode
+from tinylm.cli.streaming import Drawn, Echo, draw, silence_stdout, stream_mode
 from tinylm.errors import UsageError
-from tinylm.infer.config import GENERATE_BOUNDS, ROUNDS, SAMPLING_BOUNDS, SamplingConfig
+from tinylm.infer.config import (
+    GENERATE_BOUNDS,
+    REMASKING,
+    SAMPLING_BOUNDS,
+    SamplingConfig,
+    UnmaskConfig,
+)
 
 if TYPE_CHECKING:
     import torch
+    from tokenizers import Tokenizer
 
-    from tinylm.infer.loading import TextStream
-    from tinylm.model import Transformer
+    from tinylm.checkpoint import Checkpoint
+    from tinylm.model import ModelConfig, Transformer
 
 
 def _sampling_option(*names: str, help: str) -> Callable:
@@ -86,16 +92,23 @@ def _sampling_option(*names: str, help: str) -> Callable:
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per sample on stdout.")
 @click.option(
-    "--rounds",
-    type=in_bounds(GENERATE_BOUNDS["rounds"], integer=True),
-    default=ROUNDS,
-    show_default=True,
-    help="Masked models only (simulated): refinement rounds per block of new tokens.",
+    "--steps",
+    type=in_bounds(GENERATE_BOUNDS["steps"], integer=True),
+    help="Masked and diffusion models: model calls per block; must divide --block-length "
+    "(default: one per token of the block).",
 )
 @click.option(
-    "--left-to-right",
-    is_flag=True,
-    help="Masked models only: fix new tokens left to right instead of surest first.",
+    "--block-length",
+    type=in_bounds(GENERATE_BOUNDS["block_length"], integer=True),
+    help="Masked and diffusion models: new tokens filled per block, left to right (default: "
+    "half the model's context, at most 32).",
+)
+@click.option(
+    "--remasking",
+    type=click.Choice(REMASKING),
+    help="Masked and diffusion models: which predictions a step commits: the surest "
+    "(confidence, LLaDA; default), random ones at the schedule's rate (random, MDLM), or the "
+    "leftmost.",
 )
 @checkpoint_option
 @device_option()
@@ -115,27 +128,30 @@ def generate(
     ignore_eos: bool,
     stream: bool | None,
     as_json: bool,
-    rounds: int,
-    left_to_right: bool,
+    steps: int | None,
+    block_length: int | None,
+    remasking: str | None,
     checkpoint: str,
     device: str,
 ) -> None:
-    """Sample text from a causal model (or, simulated, a masked one).
+    """Sample text from a causal or diffusion model (or, simulated, a masked one).
 
-    RUN is a run directory (its best/ checkpoint) or a checkpoint directory. A masked model
-    was never trained to continue text; with one, generation is simulated mask-predict style
-    (blocks of [MASK]s filled over a few rounds) and labelled as such.
+    RUN is a run directory (its best/ checkpoint) or a checkpoint directory. A causal model
+    adds one token at a time. A diffusion model generates by iterative unmasking: blocks of
+    [MASK]s after the text, filled left to right in --steps model calls each. A BERT-style
+    masked model was never trained on mostly-masked text; it runs the same sampler, labelled
+    simulated.
 
     \b
     Examples:
       tinylm generate runs/causal-20261124-173816 --prompt "ROMEO:"
       echo "HAMLET." | tinylm generate runs/x --prompt - -n 100 --seed 7
       tinylm generate runs/x -t 0 --stop "\\n\\n" --json
+      tinylm generate runs/mdlm --prompt "ROMEO:" --steps 8 --block-length 32
     """
     import torch
 
     from tinylm.device import pick_device
-    from tinylm.infer.loading import TextStream
 
     if prompt is not None and prompt_file is not None:
         raise UsageError("give --prompt or --prompt-file, not both.")
@@ -151,33 +167,76 @@ def generate(
     text = _read_prompt(prompt, prompt_file)
     dev, _ = pick_device(device)
     ckpt, tok = load_model(run, checkpoint, dev)
-    simulated = not ckpt.config.causal
-    if simulated:
-        click.echo(
-            f"Simulated: {run} is a masked model, which was never trained to continue text; it "
-            f"fills blocks of [MASK]s after the text in {rounds} rounds, "
-            f"{'left to right' if left_to_right else 'surest first'} (mask-predict).",
-            err=True,
-        )
-    ids = encode_or_warn(tok, text, "prompt")
+    unmask = _unmasking(ckpt.config, steps, block_length, remasking, run)
     seed = seed if seed is not None else int(torch.randint(0, 2**31 - 1, ()).item())
-    mode = stream_mode(stream, as_json)
     stops = tuple(unescape(s) for s in stop)
     try:
-        for i in range(num_samples):
-            g = torch.Generator().manual_seed(seed + i)
-            masked = (rounds, left_to_right) if simulated else None
-            tokens = _tokens(ckpt.model, ids, cfg, g, masked)
-            echo = Echo(mode, text)
-            drawn = _draw(tokens, TextStream(tok, stops), echo, cfg.max_new_tokens)
-            _show(drawn, echo, text, seed + i, simulated, as_json)
-            click.echo(drawn.summary(dev, seed + i), err=True)
-            if drawn.reason == "interrupted":  # the text so far is out: now exit 130
-                raise KeyboardInterrupt
-            if not as_json and i + 1 < num_samples:
-                click.echo("---")
+        _samples(ckpt, tok, text, cfg, unmask, seed, num_samples, stops, stream, as_json)
     except BrokenPipeError:  # the reader has gone (`| head`): stop quietly, like a Unix filter
         silence_stdout()
+
+
+def _samples(
+    ckpt: Checkpoint,
+    tok: Tokenizer,
+    text: str,
+    cfg: SamplingConfig,
+    unmask: UnmaskConfig | None,
+    seed: int,
+    count: int,
+    stops: tuple[str, ...],
+    stream: bool | None,
+    as_json: bool,
+) -> None:
+    """Draw `count` samples (seeds seed, seed + 1, ...), each shown as it comes or when done."""
+    import torch
+
+    from tinylm.infer.loading import TextStream
+
+    ids = encode_or_warn(tok, text, "prompt")
+    mode = stream_mode(stream, as_json)
+    for i in range(count):
+        g = torch.Generator().manual_seed(seed + i)
+        tokens = _tokens(ckpt.model, ids, cfg, g, unmask)
+        echo = Echo(mode, text)
+        drawn = draw(tokens, TextStream(tok, stops), echo, cfg.max_new_tokens)
+        _show(drawn, echo, text, seed + i, ckpt.config.objective == "masked", as_json)
+        click.echo(drawn.summary(ckpt.model.device, seed + i), err=True)
+        if drawn.reason == "interrupted":  # the text so far is out: now exit 130
+            raise KeyboardInterrupt
+        if not as_json and i + 1 < count:
+            click.echo("---")
+
+
+def _unmasking(
+    model: ModelConfig, steps: int | None, block: int | None, remasking: str | None, run: Path
+) -> UnmaskConfig | None:
+    """The unmasking settings of a bidirectional model (said on stderr); None for a causal one,
+    which refuses them."""
+    options = (("--steps", steps), ("--block-length", block), ("--remasking", remasking))
+    given = [name for name, value in options if value is not None]
+    if model.causal:
+        if given:
+            raise UsageError(
+                f"{given[0]} applies to masked and diffusion models; {run} is a causal model, "
+                "which adds one token at a time."
+            )
+        return None
+    unmask = UnmaskConfig(block, steps, remasking or REMASKING[0])
+    try:
+        length, per_block = unmask.resolve(model.block_size)
+    except ValueError as e:
+        raise UsageError(f"{e}.") from e
+    how = f"blocks of {length} [MASK]s, {per_block} steps each, {unmask.remasking} commits"
+    if model.objective == "masked":
+        click.echo(
+            f"Simulated: {run} is a BERT-style masked model, never trained on mostly-masked "
+            f"text; it fills {how} (the diffusion sampler).",
+            err=True,
+        )
+    else:
+        click.echo(f"Diffusion: iterative unmasking, {how}.", err=True)
+    return unmask
 
 
 def _tokens(
@@ -185,62 +244,21 @@ def _tokens(
     ids: list[int],
     cfg: SamplingConfig,
     g: torch.Generator,
-    masked: tuple[int, bool] | None,
+    unmask: UnmaskConfig | None,
 ) -> Iterator[int]:
-    """New tokens: natively from a causal model, or simulated from a masked one, whose
-    `masked` holds (rounds, left_to_right)."""
-    if masked is None:
+    """New tokens: next-token sampling from a causal model, iterative unmasking otherwise."""
+    if unmask is None:
         from tinylm.infer.sampling import generate as sample_tokens
 
         return sample_tokens(model, ids, cfg, g)
-    from tinylm.infer.simulate import mask_predict
+    from tinylm.infer.unmask import unmask_generate
 
-    return mask_predict(model, ids, cfg, g, *masked)
-
-
-@dataclass
-class _Drawn:
-    """One sample as it was drawn: its text, why it ended and how fast it came."""
-
-    out: TextStream
-    reason: str  # "length", "eos", "stop" or "interrupted"
-    first: float  # seconds to the first token
-    seconds: float
-    rest: str  # what streaming had not printed yet
-
-    def summary(self, dev: object, seed: int) -> str:
-        """The statistics line for stderr."""
-        n = self.out.count
-        rate = n / self.seconds if self.seconds > 0 else 0.0
-        return (
-            f"[{n} tokens, {rate:.0f} tokens/s, first token {self.first * 1000:.0f} ms, "
-            f"{dev}, seed {seed}, stop: {self.reason}]"
-        )
+    # a BERT-style model never saw [EOS] as a target it should produce: it writes text only
+    native = model.config.objective == "diffusion"
+    return unmask_generate(model, ids, cfg, unmask, g, allow_eos=native and cfg.stop_at_eos)
 
 
-def _draw(tokens: Iterator[int], out: TextStream, echo: Echo, most: int) -> _Drawn:
-    """Consume the tokens into text until a stop string, echoing pieces as they settle. Ctrl-C
-    ends the sample early, keeping what was drawn (the caller prints it, then exits 130)."""
-    started = time.perf_counter()
-    first = None
-    reason = "length"
-    try:
-        for token in tokens:
-            first = first or time.perf_counter() - started
-            echo(out.push(token))
-            if out.stopped:
-                reason = "stop"
-                break
-        else:
-            if out.count < most:
-                reason = "eos"
-    except KeyboardInterrupt:
-        reason = "interrupted"
-    rest = out.finish(complete_only=reason == "interrupted")  # never half a character
-    return _Drawn(out, reason, first or 0.0, time.perf_counter() - started, rest)
-
-
-def _show(drawn: _Drawn, echo: Echo, text: str, seed: int, simulated: bool, as_json: bool) -> None:
+def _show(drawn: Drawn, echo: Echo, text: str, seed: int, simulated: bool, as_json: bool) -> None:
     """The sample on stdout: a JSON object (also when interrupted: a whole, parseable line
     whose stop_reason says so), the rest of a stream, or the whole text."""
     if as_json:

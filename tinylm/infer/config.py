@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from tinylm.bounds import SEED, Bounds, check_fields
 
 SHORTLIST = 32  # candidates rescored per blank; ranks below it are rarely worth the forwards
-ROUNDS = 10  # mask-predict refinement rounds per chunk of new tokens
+REMASKING = ("confidence", "random", "left-to-right")  # which masked tokens a step commits
+MAX_BLOCK = 32  # LLaDA's blocks of new tokens; a tiny model's context is 64
 # a million tokens is a corpus' worth of text (the bundled Shakespeare is ~1.1 M characters);
 # a hard cap keeps a typo like -n 10000000 from hours of work held in memory (JSON, --no-stream)
 MAX_NEW_TOKENS = 1_000_000
@@ -61,7 +62,7 @@ class CompareOptions:
     time: str = "2m"  # with --train: each model's wall-clock training budget
     blanks: int = 200
     max_tokens: int = 2048  # tokens scored for bits per byte
-    samples: int = 3
+    samples: int = 8  # prompts continued; compare shows the first 3, the judge reads all
     new_tokens: int = 100
     shortlist: int = SHORTLIST
     seed: int = 0
@@ -71,6 +72,47 @@ class CompareOptions:
 
 
 # the ranges of the other numeric options of `generate`, `fill-mask` and `eval`
-GENERATE_BOUNDS = {"num_samples": Bounds(1), "rounds": Bounds(1), "seed": SEED}
+GENERATE_BOUNDS = {
+    "num_samples": Bounds(1),
+    "steps": Bounds(1),
+    "block_length": Bounds(1),
+    "seed": SEED,
+}
 FILL_MASK_BOUNDS = {"top_k": Bounds(1), "shortlist": Bounds(1)}
 EVAL_BOUNDS = {"max_tokens": Bounds(2)}  # one token predicts the next: two is the least scored
+
+
+@dataclass(frozen=True)
+class UnmaskConfig:
+    """How the canvas is unmasked: block length in tokens, model calls per block, which commit.
+
+    None: blocks of half the model's context (at most MAX_BLOCK), one token committed per step.
+    """
+
+    block_length: int | None = None
+    steps: int | None = None
+    remasking: str = "confidence"
+
+    def __post_init__(self) -> None:
+        for name in ("block_length", "steps"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        if self.remasking not in REMASKING:
+            raise ValueError(f"remasking must be one of {REMASKING}, got {self.remasking!r}")
+
+    def resolve(self, context: int) -> tuple[int, int]:
+        """(block length, steps per block) for a model of `context` tokens."""
+        block = self.block_length or min(MAX_BLOCK, context // 2)
+        steps = self.steps or block
+        if block >= context:
+            raise ValueError(
+                f"block_length ({block}) must be shorter than the model's context "
+                f"({context} tokens), to leave room for what came before"
+            )
+        if steps > block or block % steps:
+            raise ValueError(
+                f"steps ({steps}) must divide block_length ({block}), so each step commits "
+                "the same number of tokens"
+            )
+        return block, steps

@@ -5,21 +5,16 @@ shortlist (its next-token distribution at the blank) and the right context reran
 every later token's likelihood depends on the choice. Cost: one forward of the sequence per
 candidate, `shortlist` times a masked model's single forward.
 
-A masked model generates mask-predict style: append [MASK]s, predict them all, keep the surest
-(or the leftmost) and predict the rest again, for a few rounds.
+A masked model generates on the diffusion sampler (tinylm.infer.unmask), labelled simulated:
+it was never trained on the mostly-masked inputs that sampler starts from.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
-
 import torch
 
-from tinylm.bounds import check_value
 from tinylm.data.vocab import EOS_ID, MASK_ID, N_SPECIAL
-from tinylm.infer.config import GENERATE_BOUNDS, ROUNDS, SHORTLIST, SamplingConfig
-from tinylm.infer.sampling import repetition_penalty, sampling_probs
+from tinylm.infer.config import SHORTLIST
 from tinylm.metrics import next_token_nll
 from tinylm.model import Transformer
 
@@ -101,56 +96,3 @@ def causal_fill(
         seq[best] = ranked[best][0][1]
         todo.remove(best)
     return {p - 1: r for p, r in results.items()}
-
-
-def _sample_rows(
-    logits: torch.Tensor, cfg: SamplingConfig, generator: torch.Generator | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One token per row of logits (M, V) and its probability under the filters."""
-    if cfg.temperature == 0.0:
-        probs = logits.softmax(-1)
-        tokens = probs.argmax(-1)
-    else:
-        probs = sampling_probs(logits, cfg)
-        tokens = torch.multinomial(probs, 1, generator=generator)[:, 0]
-    return tokens, probs.gather(-1, tokens[:, None])[:, 0]
-
-
-@torch.inference_mode()
-def mask_predict(
-    model: Transformer,
-    prompt: list[int],
-    cfg: SamplingConfig,
-    generator: torch.Generator | None = None,
-    rounds: int = ROUNDS,
-    left_to_right: bool = False,
-) -> Iterator[int]:
-    """Yield new tokens from a masked model, a chunk at a time (at most half a block each).
-
-    Each chunk starts as [MASK]s after the context; after round r of `rounds`, r/rounds of
-    them are fixed, the surest (or the leftmost) first; the others are predicted again.
-    """
-    check_value("rounds", rounds, GENERATE_BOUNDS["rounds"])
-    block = model.config.block_size
-    ids = list(prompt) or [EOS_ID]
-    left = cfg.max_new_tokens
-    while left > 0:
-        n = min(left, block - min(len(ids), block // 2))
-        x = torch.tensor([ids[len(ids) - (block - n) :] + [MASK_ID] * n])
-        new = x.size(1) - n
-        open_ = torch.zeros(x.shape, dtype=torch.bool)
-        open_[0, new:] = True
-        for r in range(1, rounds + 1):
-            logits = model(x.to(model.device), select=open_.to(model.device)).float().cpu()
-            logits[:, :N_SPECIAL] = float("-inf")
-            logits = repetition_penalty(logits, x[0][~open_[0]].tolist(), cfg.repetition_penalty)
-            tokens, conf = _sample_rows(logits, cfg, generator)
-            slots = open_[0].nonzero()[:, 0]
-            keep = math.ceil(n * r / rounds) - (n - len(slots))  # fixed after this round
-            chosen = torch.arange(keep) if left_to_right else conf.topk(keep).indices
-            x[0, slots[chosen]] = tokens[chosen]
-            open_[0, slots[chosen]] = False
-        out = x[0, new:].tolist()
-        ids += out
-        left -= n
-        yield from out

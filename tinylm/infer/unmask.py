@@ -15,53 +15,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import torch
 
 from tinylm.data.vocab import EOS_ID, MASK_ID, N_SPECIAL
-from tinylm.infer.config import SamplingConfig
+from tinylm.infer.config import SamplingConfig, UnmaskConfig
 from tinylm.infer.sampling import repetition_penalty, sampling_probs
 from tinylm.model import Transformer
-
-REMASKING = ("confidence", "random", "left-to-right")
-MAX_BLOCK = 32  # LLaDA's blocks; a tiny model's context is 64
-
-
-@dataclass(frozen=True)
-class UnmaskConfig:
-    """How the canvas is unmasked: block length in tokens, model calls per block, which commit.
-
-    None: blocks of half the model's context (at most MAX_BLOCK), one token committed per step.
-    """
-
-    block_length: int | None = None
-    steps: int | None = None
-    remasking: str = "confidence"
-
-    def __post_init__(self) -> None:
-        for name in ("block_length", "steps"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
-        if self.remasking not in REMASKING:
-            raise ValueError(f"remasking must be one of {REMASKING}, got {self.remasking!r}")
-
-    def resolve(self, context: int) -> tuple[int, int]:
-        """(block length, steps per block) for a model of `context` tokens."""
-        block = self.block_length or min(MAX_BLOCK, context // 2)
-        steps = self.steps or block
-        if block >= context:
-            raise ValueError(
-                f"block_length ({block}) must be shorter than the model's context "
-                f"({context} tokens), to leave room for what came before"
-            )
-        if steps > block or block % steps:
-            raise ValueError(
-                f"steps ({steps}) must divide block_length ({block}), so each step commits "
-                "the same number of tokens"
-            )
-        return block, steps
 
 
 def sample_rows(
