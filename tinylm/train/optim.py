@@ -34,7 +34,7 @@ class Muon(torch.optim.Optimizer):
     """Muon for 2-D weights; same-shaped matrices are orthogonalised in one batched matmul."""
 
     def __init__(
-        self, params, lr: float = 0.02, momentum: float = 0.95, weight_decay: float = 0.0
+        self, params, lr: float, momentum: float = 0.95, weight_decay: float = 0.0
     ) -> None:
         super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
 
