@@ -61,12 +61,7 @@ def attention(
     from tinylm.device import pick_device
     from tinylm.infer.attention import attention_maps, select_map, token_labels, visibility
 
-    if not text:
-        raise UsageError("TEXT is empty; give some text to look at.")
-    if max_tokens < 2:
-        raise UsageError(f"--max-tokens {max_tokens} must be at least 2.")
-    if png is not None:
-        _check_png(png)
+    _check_inputs(text, max_tokens, png)
     dev, _ = pick_device(device)
     ckpt, tok = load_model(run, checkpoint, dev)
     cfg = ckpt.config
@@ -100,6 +95,16 @@ def attention(
     click.echo(visibility(cfg.causal))
     click.echo(f"{what}; rows: tokens looking, columns: tokens looked at")
     _show(grid.tolist(), labels, color=sys.stdout.isatty())
+
+
+def _check_inputs(text: str, max_tokens: int, png: Path | None) -> None:
+    """Refuse what cannot be shown before a checkpoint loads."""
+    if not text:
+        raise UsageError("TEXT is empty; give some text to look at.")
+    if max_tokens < 2:
+        raise UsageError(f"--max-tokens {max_tokens} must be at least 2.")
+    if png is not None:
+        _check_png(png)
 
 
 def _which(name: str, value: int | None, n: int) -> str:

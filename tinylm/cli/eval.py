@@ -93,13 +93,17 @@ def eval_(
     figures["checkpoint"] = str(ckpt.path)
     if as_json:
         click.echo(json.dumps(figures, indent=2))
-        return
+    else:
+        _render(figures)
+
+
+def _render(figures: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(
-        title=f"{figures['objective']} model {ckpt.path}",
-        caption=f"text: {held.source}",
+        title=f"{figures['objective']} model {figures['checkpoint']}",
+        caption=f"text: {figures['text']}",
         title_justify="left",
         caption_justify="left",
     )

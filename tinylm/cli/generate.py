@@ -136,11 +136,9 @@ def generate(
 ) -> None:
     """Sample text from a causal or diffusion model (or, simulated, a masked one).
 
-    RUN is a run directory (its best/ checkpoint) or a checkpoint directory. A causal model
-    adds one token at a time. A diffusion model generates by iterative unmasking: blocks of
-    [MASK]s after the text, filled left to right in --steps model calls each. A BERT-style
-    masked model was never trained on mostly-masked text; it runs the same sampler, labelled
-    simulated.
+    RUN is a run directory (its best/) or a checkpoint directory. A causal model adds one token
+    at a time; a diffusion model unmasks blocks of [MASK]s after the text, left to right, in
+    --steps model calls each; a masked (BERT) model runs that sampler too, labelled simulated.
 
     \b
     Examples:
