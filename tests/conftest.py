@@ -7,14 +7,31 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from tinylm.cli import cli
+from tinylm.model import ModelConfig, Transformer
 
 SAMPLE = (
     "First Citizen:\nBefore we proceed any further, hear me speak.\n\n"
     "All:\nSpeak, speak.\n\nFirst Citizen:\nYou are all resolved rather to die than to famish?\n"
 ) * 20
+
+
+def tiny_model(vocab_size: int, block_size: int, objective: str = "masked") -> Transformer:
+    """A seeded, untrained two-layer model in eval mode, for tests of what is built on a model."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        vocab_size=vocab_size,
+        block_size=block_size,
+        n_layer=2,
+        n_head=2,
+        d_model=32,
+        dropout=0.0,
+        objective=objective,
+    )
+    return Transformer(cfg).eval()
 
 
 def run_cli(*args: str, input: bytes | str | None = None):

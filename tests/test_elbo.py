@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from conftest import tiny_model
 
 from tinylm.data.vocab import EOS_ID, MASK_ID, N_SPECIAL
 from tinylm.elbo import (
@@ -13,22 +14,12 @@ from tinylm.elbo import (
     exact_nelbo,
     nelbo_draws,
 )
-from tinylm.model import ModelConfig, Transformer
+from tinylm.model import Transformer
 from tinylm.train.objectives import diffusion_loss
 
 
 def _model() -> Transformer:
-    torch.manual_seed(0)
-    cfg = ModelConfig(
-        vocab_size=24,
-        block_size=16,
-        n_layer=2,
-        n_head=2,
-        d_model=32,
-        dropout=0.0,
-        objective="masked",
-    )
-    return Transformer(cfg).eval()
+    return tiny_model(24, 16)
 
 
 def test_rates_are_low_discrepancy_and_in_range():

@@ -2,25 +2,16 @@
 
 import pytest
 import torch
+from conftest import tiny_model
 
 from tinylm.data.vocab import EOS_ID, MASK_ID, N_SPECIAL
 from tinylm.infer.config import SamplingConfig
 from tinylm.infer.unmask import UnmaskConfig, unmask_generate
-from tinylm.model import ModelConfig, Transformer
+from tinylm.model import Transformer
 
 
 def _model() -> Transformer:
-    torch.manual_seed(0)
-    cfg = ModelConfig(
-        vocab_size=30,
-        block_size=32,
-        n_layer=2,
-        n_head=2,
-        d_model=32,
-        dropout=0.0,
-        objective="masked",
-    )
-    return Transformer(cfg).eval()
+    return tiny_model(30, 32)
 
 
 def _run(unmask: UnmaskConfig, n: int = 20, seed: int = 0, **sampling) -> tuple[list, list]:
