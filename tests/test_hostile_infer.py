@@ -287,3 +287,25 @@ def test_text_stream_equals_a_whole_decode_at_a_bounded_cost() -> None:
             pieces.append(stream.finish())
             assert "".join(pieces) == stream.text == _whole(tok, ids, stops), kind
             assert max(counting.sizes) <= 2 * SETTLE_LIMIT, kind  # not the whole sample
+
+
+@pytest.mark.parametrize("command", ["train", "compare", "probe"])
+def test_every_command_that_reads_text_has_the_errors_option_its_message_names(
+    command: str, tmp_path: Path
+) -> None:
+    """Invalid UTF-8 says "pass --errors replace": every command that reads text takes it."""
+    r = run_cli(command, "--help")
+    assert r.exit_code == 0 and "--errors [strict|replace]" in r.stdout
+
+
+def test_train_on_raw_text_with_bad_utf8_takes_errors_replace(tmp_path: Path) -> None:
+    from conftest import TINY_TRAIN
+
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(SAMPLE.encode() * 3 + b"\xff\xfe" + SAMPLE.encode())
+    args = ["train", str(bad), "--kind", "char", "--max-steps", "1", *TINY_TRAIN]
+    r = run_cli(*args, "--out", str(tmp_path / "strict"))
+    assert r.exit_code == 1 and "pass --errors replace" in r.stderr
+    assert not (tmp_path / "strict").exists()
+    r = run_cli(*args, "--out", str(tmp_path / "replaced"), "--errors", "replace")
+    assert r.exit_code == 0, r.output

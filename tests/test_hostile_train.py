@@ -138,7 +138,7 @@ FIXED = {
     "--batch-size": "8", "--grad-accum": "2", "--optimizer": "adamw", "--lr": "0.01",
     "--muon-lr": "0.01", "--warmup": "5", "--weight-decay": "0.1", "--mask-rate": "0.2",
     "--mask-replace": "1,0,0", "--seed": "7", "--kind": "byte", "--vocab-size": "300",
-    "--out": "elsewhere", "--force": "", "--init-from": "run",
+    "--out": "elsewhere", "--force": "", "--init-from": "run", "--errors": "replace",
 }  # fmt: skip
 
 

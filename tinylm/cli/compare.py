@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from tinylm.cli.options import device_option, in_bounds, load_model
+from tinylm.cli.options import device_option, errors_option, in_bounds, load_model
+from tinylm.data.options import ReadOptions
 from tinylm.errors import TinylmError, UsageError
 from tinylm.infer.config import COMPARE_BOUNDS, CompareOptions
 from tinylm.train.config import DEFAULT_SIZE, OBJECTIVES, SIZES
@@ -87,6 +88,7 @@ def _work_option(name: str, help: str) -> Callable:
     show_default=True,
     help="Sampling seed.",
 )
+@errors_option("TEXT")
 @click.option("--json", "as_json", is_flag=True, help="All figures and samples as JSON.")
 @device_option()
 @click.pass_context
@@ -103,6 +105,7 @@ def compare(
     samples: int,
     new_tokens: int,
     seed: int,
+    errors: str,
     as_json: bool,
     device: str,
 ) -> None:
@@ -139,7 +142,7 @@ def compare(
         runs, texts = _train_runs(ctx, data, families, opts, size, out, device), []
     else:
         runs, texts = _split_arguments(args)
-    report = _measure(runs, texts, opts, device)
+    report = _measure(runs, texts, opts, device, ReadOptions(errors=errors))
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -203,7 +206,9 @@ def _train_runs(
     return runs
 
 
-def _measure(runs: list[Path], texts: list[str], opts: CompareOptions, device: str) -> dict:
+def _measure(
+    runs: list[Path], texts: list[str], opts: CompareOptions, device: str, read: ReadOptions
+) -> dict:
     from tinylm.data.heldout import from_run, from_texts, run_dir_of
     from tinylm.device import pick_device
     from tinylm.infer.compare import (
@@ -232,7 +237,9 @@ def _measure(runs: list[Path], texts: list[str], opts: CompareOptions, device: s
     report = {"runs": [], "warnings": warnings(info), "blank_context": blank_len, "judge": None}
     for (ckpt, tok), run, fact in zip(loaded, runs, info, strict=True):
         held = (
-            from_texts(texts, tok, need) if texts else from_run(runs[0], ckpt.tokenizer_path, need)
+            from_texts(texts, tok, need, read)
+            if texts
+            else from_run(runs[0], ckpt.tokenizer_path, need)
         )
         if len(held) < blank_len * 4:
             raise TinylmError(f"{held.source} is too short to compare on; give more text.")

@@ -7,8 +7,14 @@ from pathlib import Path
 
 import click
 
-from tinylm.cli.options import checkpoint_option, device_option, in_bounds, load_model
-from tinylm.data.options import ERRORS, ReadOptions
+from tinylm.cli.options import (
+    checkpoint_option,
+    device_option,
+    errors_option,
+    in_bounds,
+    load_model,
+)
+from tinylm.data.options import ReadOptions
 from tinylm.errors import TinylmError, UsageError
 from tinylm.infer.config import EVAL_BOUNDS
 
@@ -38,13 +44,7 @@ LABELS = {
     show_default=True,
     help="Most tokens scored (a masked model runs one forward per scored token).",
 )
-@click.option(
-    "--errors",
-    type=click.Choice(ERRORS),
-    default=ReadOptions.errors,
-    show_default=True,
-    help="Invalid UTF-8 in TEXT: stop with an error, or replace it with U+FFFD.",
-)
+@errors_option("TEXT")
 @click.option("--json", "as_json", is_flag=True, help="The figures as one JSON object.")
 @checkpoint_option
 @device_option()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tinylm.bounds import Bounds
+from tinylm.data.options import ERRORS, ReadOptions
 from tinylm.device_options import DEFAULT_DEVICE, DEVICES
 
 if TYPE_CHECKING:  # the heavy modules load inside commands, so `--help` stays instant
@@ -66,6 +67,17 @@ checkpoint_option: Callable = click.option(
     show_default=True,
     help="Which checkpoint of a run directory.",
 )
+
+
+def errors_option(what: str) -> Callable:
+    """--errors for a command that reads text: what invalid UTF-8 in `what` does."""
+    return click.option(
+        "--errors",
+        type=click.Choice(ERRORS),
+        default=ReadOptions.errors,
+        show_default=True,
+        help=f"Invalid UTF-8 in {what}: stop with an error, or replace it with U+FFFD.",
+    )
 
 
 def device_option(default: str = DEFAULT_DEVICE, why: str = "") -> Callable:

@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from tinylm.bounds import SEED, Bounds
-from tinylm.cli.options import checkpoint_option, device_option, in_bounds, load_model
+from tinylm.cli.options import (
+    checkpoint_option,
+    device_option,
+    errors_option,
+    in_bounds,
+    load_model,
+)
+from tinylm.data.options import ReadOptions
 from tinylm.errors import TinylmError
 
 PASSAGES = 400  # probe examples built from held-out text: enough for 5 folds of 80
@@ -36,6 +43,7 @@ PASSAGES = 400  # probe examples built from held-out text: enough for 5 folds of
     show_default=True,
     help="Folds and passages.",
 )
+@errors_option("TEXT")
 @click.option("--json", "as_json", is_flag=True, help="All figures as JSON.")
 @checkpoint_option
 @device_option("auto")
@@ -45,6 +53,7 @@ def probe(
     labels: Path | None,
     passages: int,
     seed: int,
+    errors: str,
     as_json: bool,
     checkpoint: str,
     device: str,
@@ -76,7 +85,9 @@ def probe(
     else:
         need = passages * length * 2
         held = (
-            from_texts(list(text), tok, need) if text else from_run(run, ckpt.tokenizer_path, need)
+            from_texts(list(text), tok, need, ReadOptions(errors=errors))
+            if text
+            else from_run(run, ckpt.tokenizer_path, need)
         )
         tasks = probe_tasks(held.ids, length, passages, seed)
         if not tasks:

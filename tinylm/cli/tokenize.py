@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from tinylm.cli.options import in_bounds
-from tinylm.data.options import ERRORS, TOKENIZE_BOUNDS, ReadOptions, TokenizeOptions
+from tinylm.cli.options import errors_option, in_bounds
+from tinylm.data.options import TOKENIZE_BOUNDS, ReadOptions, TokenizeOptions
 from tinylm.data.vocab import DEFAULT_VOCAB_SIZE, KINDS
 
 DEFAULTS = TokenizeOptions()
@@ -129,13 +129,7 @@ def _tokenize_summary(meta: dict, out: Path) -> None:
     show_default=True,
     help="Field holding the text in .jsonl records.",
 )
-@click.option(
-    "--errors",
-    type=click.Choice(ERRORS),
-    default=DEFAULTS.read.errors,
-    show_default=True,
-    help="Invalid UTF-8: stop with an error, or replace it with U+FFFD.",
-)
+@errors_option("the corpus")
 @click.option(
     "--strip-gutenberg", is_flag=True, help="Remove Project Gutenberg headers and footers."
 )

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from tinylm.bounds import Bounds
-from tinylm.cli.options import device_option, in_bounds
+from tinylm.cli.options import device_option, errors_option, in_bounds
 from tinylm.data.options import TOKENIZE_BOUNDS, TokenizeOptions
 from tinylm.data.vocab import DEFAULT_VOCAB_SIZE, KINDS
 from tinylm.device_options import DEFAULT_PRECISION, PRECISIONS
@@ -228,6 +228,7 @@ def _config_option(
     type=_count(TOKENIZE_BOUNDS["vocab_size"]),
     help=f"Vocabulary for raw-text DATA (default {DEFAULT_VOCAB_SIZE}).",
 )
+@errors_option("raw-text DATA")
 @click.option(
     "-o",
     "--out",

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tinylm.cli.train import RESUMABLE
-from tinylm.data.options import TokenizeOptions
+from tinylm.data.options import ReadOptions, TokenizeOptions
 from tinylm.errors import UsageError
 from tinylm.train.config import BATCH_SIZES, DEFAULT_TIME, MaskingConfig, TrainConfig
 from tinylm.train.setup import check_data_exists, parse_duration
@@ -74,7 +74,11 @@ def request_from_options(
         train=None if opts["resume"] else _train_config(opts, budget),
         budget=budget,
         cadence={k: opts[k] for k in ("eval_every", "save_every") if _flag(k) in given},
-        tokenize=TokenizeOptions(kind=opts["kind"], vocab_size=opts["vocab_size"]),
+        tokenize=TokenizeOptions(
+            kind=opts["kind"],
+            vocab_size=opts["vocab_size"],
+            read=ReadOptions(errors=opts["errors"]),
+        ),
         **{k: opts[k] for k in PLAIN_OPTIONS},
     )
 
