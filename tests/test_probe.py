@@ -5,26 +5,16 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli
+from conftest import run_cli, tiny_model
 
 from tinylm.data.vocab import EOS_ID
 from tinylm.infer.probe import bag_of_words, layer_features, probe_accuracy
 from tinylm.infer.probe_tasks import order_task, source_task
-from tinylm.model import ModelConfig, Transformer
+from tinylm.model import Transformer
 
 
 def _model() -> Transformer:
-    torch.manual_seed(0)
-    cfg = ModelConfig(
-        vocab_size=40,
-        block_size=32,
-        n_layer=2,
-        n_head=2,
-        d_model=32,
-        dropout=0.0,
-        objective="causal",
-    )
-    return Transformer(cfg)
+    return tiny_model(40, 32, "causal")
 
 
 def _two_classes(n: int = 60) -> tuple[list[list[int]], list[int]]:
