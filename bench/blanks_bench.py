@@ -72,7 +72,8 @@ class VariantTrainer(Trainer):
         return loss, batch.numel()
 
 
-# name -> (objective, masking config or custom masking, size)
+# name -> (objective, masking config or custom masking, size[, model fields, train fields])
+HEAD = {"mlm_head": True}
 VARIANTS = {
     "causal": ("causal", None, "tiny"),
     "masked-30": ("masked", MaskingConfig(rate=0.3), "tiny"),
@@ -84,6 +85,19 @@ VARIANTS = {
     "masked-span3-30": ("masked", spans(0.3, 3), "tiny"),
     "diffusion": ("diffusion", None, "tiny"),
     "masked-30-small": ("masked", MaskingConfig(rate=0.3), "small"),
+    # the masked-LM head transform (dense, GELU, LayerNorm before the tied head), issue 13
+    "masked-30-head": ("masked", MaskingConfig(rate=0.3), "tiny", HEAD),
+    "masked-40-head": ("masked", MaskingConfig(rate=0.4), "tiny", HEAD),
+    "diffusion-head": ("diffusion", None, "tiny", HEAD),
+    # learning rates 1.5 and 2 times the default for both optimizers
+    "masked-30-lr1.5": (
+        "masked",
+        MaskingConfig(rate=0.3),
+        "tiny",
+        {},
+        {"lr": 4.5e-3, "muon_lr": 0.03},
+    ),
+    "masked-30-lr2": ("masked", MaskingConfig(rate=0.3), "tiny", {}, {"lr": 6e-3, "muon_lr": 0.04}),
 }
 
 
@@ -97,9 +111,11 @@ def bundled_bpe(work: Path) -> TokenData:
 
 def run_variant(name: str, data: TokenData, budget: float, seed: int) -> float:
     """Train one variant for `budget` s of training time; its blank top-1 on the val split."""
-    objective, masking, size = VARIANTS[name]
-    cfg = ModelConfig(vocab_size=data.vocab_size, objective=objective, dropout=0.0, **SIZES[size])
-    tcfg = TrainConfig(batch_size=BATCH_SIZES[size], time_limit=budget, seed=seed)
+    objective, masking, size, model_fields, train_fields = (*VARIANTS[name], {}, {})[:5]
+    cfg = ModelConfig(
+        vocab_size=data.vocab_size, objective=objective, dropout=0.0, **SIZES[size], **model_fields
+    )
+    tcfg = TrainConfig(batch_size=BATCH_SIZES[size], time_limit=budget, seed=seed, **train_fields)
     if isinstance(masking, MaskingConfig):
         tcfg = replace(tcfg, masking=masking)
     trainer_cls = Trainer

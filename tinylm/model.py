@@ -39,6 +39,9 @@ class ModelConfig:
     d_model: int
     dropout: float
     objective: str  # one of OBJECTIVES
+    # A masked-LM head transform (dense -> GELU -> LayerNorm before the tied head, as BERT's) for
+    # bidirectional models; False reads checkpoints from before it existed.
+    mlm_head: bool = False
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model"):
@@ -55,6 +58,8 @@ class ModelConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.mlm_head and self.causal:
+            raise ValueError("the masked-LM head transform is for bidirectional models only")
         if self.block_size > MAX_BLOCK_SIZE:
             raise ValueError(f"block_size must be at most {MAX_BLOCK_SIZE}, got {self.block_size}")
         if self.param_count > MAX_PARAMS:
@@ -68,7 +73,8 @@ class ModelConfig:
         """Parameters of the model this config builds, computed without building it."""
         C = self.d_model
         per_block = 2 * C + 3 * C * C + C * C + 2 * 4 * C * C  # norms, qkv, proj, MLP in and out
-        return self.vocab_size * C + self.n_layer * per_block + C  # tied head; final norm
+        head = C * C + C if self.mlm_head else 0  # the transform's dense and norm
+        return self.vocab_size * C + self.n_layer * per_block + C + head  # tied head; final norm
 
     @property
     def causal(self) -> bool:
@@ -213,6 +219,15 @@ class Transformer(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.norm_f = nn.LayerNorm(cfg.d_model, bias=False)
+        self.transform = (
+            nn.Sequential(
+                nn.Linear(cfg.d_model, cfg.d_model, bias=False),
+                nn.GELU(),
+                nn.LayerNorm(cfg.d_model, bias=False),
+            )
+            if cfg.mlm_head
+            else nn.Identity()
+        )
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.head.weight = self.tok_emb.weight  # tied: one matrix reads and writes tokens
         self.apply(self._init)
@@ -263,4 +278,4 @@ class Transformer(nn.Module):
         h = self.hidden(idx, cache)
         if select is not None:
             h = h[select]  # the head is most of the cost at a large vocabulary
-        return self.head(h)
+        return self.head(self.transform(h))
