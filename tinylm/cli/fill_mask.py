@@ -76,7 +76,7 @@ def fill_mask(
       tinylm fill-mask runs/bert --input-file sentences.txt --json
     """
     from tinylm.device import pick_device
-    from tinylm.infer.fill_mask import encode_masked, target_ids
+    from tinylm.infer.fill_mask import causal_fill_note, encode_masked, target_ids
     from tinylm.infer.fill_mask import fill_mask as fill
 
     if (text is None) == (input_file is None):
@@ -85,12 +85,7 @@ def fill_mask(
     dev, _ = pick_device(device)
     ckpt, tok = load_model(run, checkpoint, dev)
     if ckpt.config.causal:
-        click.echo(
-            f"Simulated: {run} is a causal model, which never reads past a blank; candidates are "
-            f"its {shortlist} likeliest next tokens, ranked by the likelihood of the whole "
-            "completed text (one forward per candidate).",
-            err=True,
-        )
+        click.echo(causal_fill_note(str(run), shortlist), err=True)
     allowed = None
     if targets:
         allowed, warnings = target_ids(tok, [t for t in targets.split(",") if t])
@@ -119,11 +114,10 @@ def _read_lines(path: Path) -> list[str]:
 
 
 def _show(tok, ids: list[int], results, as_json: bool, batch: bool, simulated: bool) -> None:  # noqa: ANN001
-    from tinylm.infer.fill_mask import completed
+    from tinylm.infer.fill_mask import completed, pipeline_json
 
     if as_json:
-        rows = [[c.to_dict() for c in cands] for cands in results]
-        click.echo(json.dumps(rows[0] if len(rows) == 1 else rows, indent=None if batch else 2))
+        click.echo(json.dumps(pipeline_json(results), indent=None if batch else 2))
         return
     filled = completed(tok, ids, results)
     if not sys.stdout.isatty():

@@ -225,15 +225,10 @@ def _unmasking(
         length, per_block = unmask.resolve(model.block_size)
     except ValueError as e:
         raise UsageError(f"{e}.") from e
-    how = f"blocks of {length} [MASK]s, {per_block} steps each, {unmask.remasking} commits"
-    if model.objective == "masked":
-        click.echo(
-            f"Simulated: {run} is a BERT-style masked model, never trained on mostly-masked "
-            f"text; it fills {how} (the diffusion sampler).",
-            err=True,
-        )
-    else:
-        click.echo(f"Diffusion: iterative unmasking, {how}.", err=True)
+    from tinylm.infer.generation import unmask_note
+
+    note = unmask_note(model.objective, str(run), length, per_block, unmask.remasking)
+    click.echo(note, err=True)
     return unmask
 
 
@@ -245,15 +240,9 @@ def _tokens(
     unmask: UnmaskConfig | None,
 ) -> Iterator[int]:
     """New tokens: next-token sampling from a causal model, iterative unmasking otherwise."""
-    if unmask is None:
-        from tinylm.infer.sampling import generate as sample_tokens
+    from tinylm.infer.generation import new_tokens
 
-        return sample_tokens(model, ids, cfg, g)
-    from tinylm.infer.unmask import unmask_generate
-
-    # a BERT-style model never saw [EOS] as a target it should produce: it writes text only
-    native = model.config.objective == "diffusion"
-    return unmask_generate(model, ids, cfg, unmask, g, allow_eos=native and cfg.stop_at_eos)
+    return new_tokens(model, ids, cfg, g, unmask)
 
 
 def _show(drawn: Drawn, echo: Echo, text: str, seed: int, simulated: bool, as_json: bool) -> None:

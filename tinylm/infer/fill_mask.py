@@ -158,3 +158,44 @@ def completed(tok: Tokenizer, ids: list[int], results: list[list[Candidate]]) ->
         if cands:
             filled[pos] = cands[0].token
     return tok.decode(filled, skip_special_tokens=False)
+
+
+@torch.inference_mode()
+def fill_mask_batch(
+    model: Transformer,
+    tok: Tokenizer,
+    batch: list[list[int]],
+    top_k: int = 5,
+    targets: list[int] | None = None,
+) -> list[list[list[Candidate]]]:
+    """`fill_mask` of several texts of one length in one forward: a bidirectional model, each
+    mask filled on its own (the server batches concurrent requests this way)."""
+    check_value("top_k", top_k, FILL_MASK_BOUNDS["top_k"])
+    if model.config.causal or len({len(ids) for ids in batch}) > 1:
+        raise ValueError("fill_mask_batch takes texts of one length for a bidirectional model")
+    x = torch.tensor(batch, device=model.device)  # (B, T)
+    select = x == MASK_ID
+    probs = model(x, select=select).float().softmax(-1).cpu()  # (masks in all rows, V)
+    rows = probs.split(select.sum(1).tolist())  # the masks of each text, in text order
+    out = []
+    for ids, row_probs, row_select in zip(batch, rows, select.cpu(), strict=True):
+        positions = row_select.nonzero().flatten().tolist()
+        ranked = [_rank(p, top_k, targets) for p in row_probs]
+        out.append([_candidates(tok, ids, at, r) for at, r in zip(positions, ranked, strict=True)])
+    return out
+
+
+def pipeline_json(results: list[list[Candidate]]) -> list:
+    """The Hugging Face fill-mask pipeline's shape: one list of candidates for one mask, a list
+    of such lists for several."""
+    rows = [[c.to_dict() for c in cands] for cands in results]
+    return rows[0] if len(rows) == 1 else rows
+
+
+def causal_fill_note(name: str, shortlist: int) -> str:
+    """The line that labels a causal model's simulated fill-mask (`name`: a run or a model id)."""
+    return (
+        f"Simulated: {name} is a causal model, which never reads past a blank; candidates are "
+        f"its {shortlist} likeliest next tokens, ranked by the likelihood of the whole "
+        "completed text (one forward per candidate)."
+    )
