@@ -94,6 +94,10 @@ CASES = [
     row("probe", CORRUPT, 1, "config.json is corrupt", *BROKEN),
     row("probe", CORRUPT, 1, "no text", "{causal}", "{empty}"),
     row("probe", CORRUPT, 1, "not a {", "{causal}", "--labels", "{text}"),
+    row("plot", MISSING, 2, "does not exist", "{causal}", "{missing}"),
+    row("plot", RANGE, 2, "--x", "{causal}", "--x", "hours"),
+    row("plot", UNKNOWN, 2, "--bogus", "{causal}", "--bogus"),
+    row("plot", CORRUPT, 1, "no metrics.jsonl", "{causal}", "{tok}"),
 ]
 
 

@@ -90,6 +90,7 @@ from tinylm.cli.compare import compare  # noqa: E402
 from tinylm.cli.eval import eval_  # noqa: E402
 from tinylm.cli.fill_mask import fill_mask  # noqa: E402
 from tinylm.cli.generate import generate  # noqa: E402
+from tinylm.cli.plot import plot  # noqa: E402
 from tinylm.cli.probe import probe  # noqa: E402
 from tinylm.cli.tokenize import tokenize  # noqa: E402
 from tinylm.cli.train import train  # noqa: E402
@@ -102,6 +103,7 @@ cli.add_command(eval_)
 cli.add_command(compare)
 cli.add_command(attention)
 cli.add_command(probe)
+cli.add_command(plot)
 
 
 def main() -> None:
