@@ -38,6 +38,7 @@ STYLES = (
 )
 HEIGHT = 20  # terminal rows of the chart, legend lines apart
 MIN_WIDTH = 40
+MAX_DOTS = 60  # the image marks each evaluation with a dot up to this many
 
 
 @dataclass
@@ -142,7 +143,7 @@ def _show(series: list[Series], x_label: str, log_y: bool, color: bool) -> None:
             fig.draw(fig.signal(*s.val, marker=plotext.marker(symbol, pixel)))
     if log_y:
         fig.ruler("y").scale("log")
-    fig.title(f"{Y_LABEL} by {x_label}")
+    fig.title(Y_LABEL)
     fig.label(x_label)
     width = max(MIN_WIDTH, shutil.get_terminal_size((80, 24)).columns)
     fig.plot_size(width, HEIGHT)
@@ -176,9 +177,15 @@ def _write_png(path: Path, series: list[Series], x_label: str, log_y: bool) -> N
         if s.train[0]:
             ax.plot(*s.train, color=hue, linewidth=1.2, alpha=0.75, label=f"{label} train")
         if s.val[0]:
-            ax.plot(*s.val, color=hue, marker="o", ms=4, ls="--", label=f"{label} val")
+            dots = "o" if len(s.val[0]) <= MAX_DOTS else None  # hundreds of dots hide the line
+            ax.plot(*s.val, color=hue, marker=dots, ms=4, ls="--", label=f"{label} val")
     if log_y:
+        from matplotlib.ticker import FuncFormatter
+
         ax.set_yscale("log")
+        # plain 0.3 and 4 (not 3 x 10^-1); of the minor ticks only 2, 3 and 5 of each decade
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" * (f"{v:e}"[0] in "235")))
     ax.set_xlabel(x_label)
     ax.set_ylabel(Y_LABEL)
     ax.grid(alpha=0.3)
