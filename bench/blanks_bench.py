@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 from common import timed_run
+from torch import nn
 
 from tinylm.data.corpus import bundled_corpus
 from tinylm.data.prepare import TokenizeOptions, tokenize_corpus
@@ -26,7 +27,7 @@ from tinylm.data.tokens import TokenData, load_token_dir
 from tinylm.data.vocab import MASK_ID, N_SPECIAL
 from tinylm.infer.scoring import blank_accuracy, blanks
 from tinylm.metrics import IGNORE
-from tinylm.model import ModelConfig
+from tinylm.model import ModelConfig, Transformer
 from tinylm.train.config import BATCH_SIZES, SIZES, MaskingConfig, TrainConfig
 from tinylm.train.objectives import masked_loss
 from tinylm.train.trainer import Trainer
@@ -72,8 +73,25 @@ class VariantTrainer(Trainer):
         return loss, batch.numel()
 
 
-# name -> (objective, masking config or custom masking, size[, model fields, train fields])
-HEAD = {"mlm_head": True}
+class HeadTransformer(Transformer):
+    """tinylm's model with BERT's masked-LM head transform (dense, GELU, LayerNorm) before the
+    tied head, as transformers' EsmForMaskedLM has it (issue 13 asked whether to adopt it)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__(cfg)
+        C = cfg.d_model
+        self.transform = nn.Sequential(
+            nn.Linear(C, C, bias=False), nn.GELU(), nn.LayerNorm(C, bias=False)
+        )
+        nn.init.normal_(self.transform[0].weight, mean=0.0, std=0.02)
+
+    def forward(self, idx, select=None, cache=None):  # noqa: ANN001, ANN201
+        h = self.hidden(idx, cache)
+        return self.head(self.transform(h if select is None else h[select]))
+
+
+# name -> (objective, masking config or custom masking, size[, model builder, train fields])
+HEAD = HeadTransformer
 VARIANTS = {
     "causal": ("causal", None, "tiny"),
     "masked-30": ("masked", MaskingConfig(rate=0.3), "tiny"),
@@ -97,7 +115,13 @@ VARIANTS = {
         {},
         {"lr": 4.5e-3, "muon_lr": 0.03},
     ),
-    "masked-30-lr2": ("masked", MaskingConfig(rate=0.3), "tiny", {}, {"lr": 6e-3, "muon_lr": 0.04}),
+    "masked-30-lr2": (
+        "masked",
+        MaskingConfig(rate=0.3),
+        "tiny",
+        Transformer,
+        {"lr": 6e-3, "muon_lr": 0.04},
+    ),
 }
 
 
@@ -111,17 +135,17 @@ def bundled_bpe(work: Path) -> TokenData:
 
 def run_variant(name: str, data: TokenData, budget: float, seed: int) -> float:
     """Train one variant for `budget` s of training time; its blank top-1 on the val split."""
-    objective, masking, size, model_fields, train_fields = (*VARIANTS[name], {}, {})[:5]
-    cfg = ModelConfig(
-        vocab_size=data.vocab_size, objective=objective, dropout=0.0, **SIZES[size], **model_fields
-    )
+    objective, masking, size, build, train_fields = (*VARIANTS[name], Transformer, {})[:5]
+    cfg = ModelConfig(vocab_size=data.vocab_size, objective=objective, dropout=0.0, **SIZES[size])
     tcfg = TrainConfig(batch_size=BATCH_SIZES[size], time_limit=budget, seed=seed, **train_fields)
     if isinstance(masking, MaskingConfig):
         tcfg = replace(tcfg, masking=masking)
     trainer_cls = Trainer
     if callable(masking):
         trainer_cls = type(f"Trainer_{name}", (VariantTrainer,), {"masking": staticmethod(masking)})
-    run = timed_run(cfg, tcfg, data, budget, [], lambda m: 0.0, seed=seed, trainer=trainer_cls)
+    run = timed_run(
+        cfg, tcfg, data, budget, [], lambda m: 0.0, seed=seed, build=build, trainer=trainer_cls
+    )
     model = run["model"].eval()
     windows, positions = blanks(data.val, 64, 200)
     return blank_accuracy(model, windows, positions)["top1"]

@@ -160,3 +160,22 @@ def test_unknown_config_keys_stay_an_error(runs: dict[str, Path], tmp_path: Path
     ckpt = _old_checkpoint(runs["causal"] / "best", tmp_path / "old", colour="red")
     r = run_cli("generate", str(ckpt), "-p", "x", "-n", "2")
     assert r.exit_code == 1 and "unknown model config keys: colour" in r.stderr
+
+
+def test_final_norm_epsilon_by_family_and_for_older_checkpoints(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    # bidirectional: next to none, so that a stock masked-LM head can reproduce it (export)
+    assert _model().norm_f.eps == 1e-5
+    assert _model(objective="masked").norm_f.eps == 1e-12
+    assert _model(objective="diffusion", final_norm_eps=1e-5).norm_f.eps == 1e-5
+    with pytest.raises(ValueError, match="final_norm_eps"):
+        ModelConfig(**{**TINY, "final_norm_eps": 0.0})
+    # a checkpoint written before the field existed had 1e-5 everywhere and still loads so
+    dst = tmp_path / "old"
+    shutil.copytree(runs["masked"] / "best", dst)
+    raw = json.loads((dst / "config.json").read_text())
+    del raw["model"]["final_norm_eps"]
+    (dst / "config.json").write_text(json.dumps(raw, indent=2))
+    assert load_checkpoint(dst).model.norm_f.eps == 1e-5
+    assert load_checkpoint(runs["masked"] / "best").model.norm_f.eps == 1e-12

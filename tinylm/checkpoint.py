@@ -22,7 +22,7 @@ from tinylm import __version__
 from tinylm.atomic import atomic_dir
 from tinylm.data.tokenizer import file_sha256
 from tinylm.errors import TinylmError, first_line
-from tinylm.model import ROPE_BASE, ModelConfig, Transformer
+from tinylm.model import NORM_EPS, ROPE_BASE, ModelConfig, Transformer
 
 FORMAT_VERSION = 1
 TIED = ("tok_emb.weight", "head.weight")  # one matrix, two names
@@ -128,6 +128,8 @@ def _drop_removed_fields(model: dict, path: Path) -> dict:
                 f"{path / 'config.json'}: tinylm no longer builds {name}={value!r} "
                 f"(only {name}={only!r})."
             )
+    # written before the final norm's epsilon was a field: every final norm then had NORM_EPS
+    kept.setdefault("final_norm_eps", NORM_EPS)
     return kept
 
 

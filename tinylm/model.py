@@ -19,6 +19,12 @@ MAX_BLOCK_SIZE = 65536
 MAX_PARAMS = 2_000_000_000
 # RoPE's base period (Su et al. 2021), the same for every model: not a config field
 ROPE_BASE = 10000.0
+NORM_EPS = 1e-5  # every LayerNorm's epsilon (torch's default), but a bidirectional final norm's
+# A bidirectional model's final norm has next to no epsilon: a stock masked-LM head (dense, GELU,
+# LayerNorm; transformers' EsmForMaskedLM) set to act as the identity then reproduces it exactly,
+# since its LayerNorm renormalises what the encoder's already normalised (tinylm export). A
+# learned head transform instead cost blank top-1 on two seeds (bench/blanks_bench.py).
+EXACT_NORM_EPS = 1e-12
 
 
 @dataclass(frozen=True)
@@ -39,9 +45,9 @@ class ModelConfig:
     d_model: int
     dropout: float
     objective: str  # one of OBJECTIVES
-    # A masked-LM head transform (dense -> GELU -> LayerNorm before the tied head, as BERT's) for
-    # bidirectional models; False reads checkpoints from before it existed.
-    mlm_head: bool = False
+    # The final norm's epsilon; None is the family's (final_norm_eps_for). Checkpoints from
+    # before the field existed load with NORM_EPS.
+    final_norm_eps: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "d_model"):
@@ -58,8 +64,10 @@ class ModelConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
-        if self.mlm_head and self.causal:
-            raise ValueError("the masked-LM head transform is for bidirectional models only")
+        if self.final_norm_eps is not None and not 0.0 < self.final_norm_eps <= NORM_EPS:
+            raise ValueError(
+                f"final_norm_eps must be in (0, {NORM_EPS}], got {self.final_norm_eps}"
+            )
         if self.block_size > MAX_BLOCK_SIZE:
             raise ValueError(f"block_size must be at most {MAX_BLOCK_SIZE}, got {self.block_size}")
         if self.param_count > MAX_PARAMS:
@@ -73,8 +81,15 @@ class ModelConfig:
         """Parameters of the model this config builds, computed without building it."""
         C = self.d_model
         per_block = 2 * C + 3 * C * C + C * C + 2 * 4 * C * C  # norms, qkv, proj, MLP in and out
-        head = C * C + C if self.mlm_head else 0  # the transform's dense and norm
-        return self.vocab_size * C + self.n_layer * per_block + C + head  # tied head; final norm
+        return self.vocab_size * C + self.n_layer * per_block + C  # tied head; final norm
+
+    @property
+    def norm_f_eps(self) -> float:
+        """The final LayerNorm's epsilon: NORM_EPS for a causal model, EXACT_NORM_EPS for a
+        bidirectional one."""
+        if self.final_norm_eps is not None:
+            return self.final_norm_eps
+        return NORM_EPS if self.causal else EXACT_NORM_EPS
 
     @property
     def causal(self) -> bool:
@@ -195,9 +210,9 @@ class Block(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        self.norm1 = nn.LayerNorm(cfg.d_model, bias=False)
+        self.norm1 = nn.LayerNorm(cfg.d_model, eps=NORM_EPS, bias=False)
         self.attn = Attention(cfg)
-        self.norm2 = nn.LayerNorm(cfg.d_model, bias=False)
+        self.norm2 = nn.LayerNorm(cfg.d_model, eps=NORM_EPS, bias=False)
         self.mlp = MLP(cfg)
         self.drop = nn.Dropout(cfg.dropout)
 
@@ -218,16 +233,7 @@ class Transformer(nn.Module):
         self.register_buffer("rope_sin", sin, persistent=False)
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
-        self.norm_f = nn.LayerNorm(cfg.d_model, bias=False)
-        self.transform = (
-            nn.Sequential(
-                nn.Linear(cfg.d_model, cfg.d_model, bias=False),
-                nn.GELU(),
-                nn.LayerNorm(cfg.d_model, bias=False),
-            )
-            if cfg.mlm_head
-            else nn.Identity()
-        )
+        self.norm_f = nn.LayerNorm(cfg.d_model, eps=cfg.norm_f_eps, bias=False)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.head.weight = self.tok_emb.weight  # tied: one matrix reads and writes tokens
         self.apply(self._init)
@@ -278,4 +284,4 @@ class Transformer(nn.Module):
         h = self.hidden(idx, cache)
         if select is not None:
             h = h[select]  # the head is most of the cost at a large vocabulary
-        return self.head(self.transform(h))
+        return self.head(h)
