@@ -92,6 +92,7 @@ from tinylm.cli.fill_mask import fill_mask  # noqa: E402
 from tinylm.cli.generate import generate  # noqa: E402
 from tinylm.cli.plot import plot  # noqa: E402
 from tinylm.cli.probe import probe  # noqa: E402
+from tinylm.cli.serve import serve  # noqa: E402
 from tinylm.cli.tokenize import tokenize  # noqa: E402
 from tinylm.cli.train import train  # noqa: E402
 
@@ -104,6 +105,7 @@ cli.add_command(compare)
 cli.add_command(attention)
 cli.add_command(probe)
 cli.add_command(plot)
+cli.add_command(serve)
 
 
 def main() -> None:

@@ -1,0 +1,59 @@
+"""A worker stream seen from the event loop: its events as an async iterator, and the stream
+cancelled as soon as nobody reads it (the client disconnected, or the response failed)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+from tinylm.serve.errors import ApiError
+from tinylm.serve.worker import Busy, Done, Stopped, Worker
+
+
+def busy_error(e: Exception) -> ApiError:
+    """The 503 of a full queue or a stopping server."""
+    if isinstance(e, Busy):
+        return ApiError(503, f"the server is busy: {e}; retry shortly.", code="queue_full")
+    return ApiError(503, str(e), code="stopping")
+
+
+async def run_task(worker: Worker, fn) -> object:  # noqa: ANN001
+    """fn() on the worker, awaited; a full queue is a 503 at once."""
+    try:
+        future = worker.submit(fn)
+    except (Busy, Stopped) as e:
+        raise busy_error(e) from None
+    return await asyncio.wrap_future(future)
+
+
+class Bridge:
+    """Opens a stream on the worker (a full queue: a 503 before any response starts)."""
+
+    def __init__(self, worker: Worker, events: Iterator) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue = asyncio.Queue()
+        try:
+            self.stream = worker.open_stream(events, self._deliver)
+        except (Busy, Stopped) as e:
+            raise busy_error(e) from None
+
+    def _deliver(self, item: object) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+        except RuntimeError:  # the event loop has closed: nobody will read this stream
+            self.stream.cancel()
+
+    async def events(self) -> AsyncIterator:
+        """The stream's events until it ends; its error, if it failed, is raised here."""
+        try:
+            while True:
+                item = await self._queue.get()
+                if isinstance(item, Done):
+                    if item.error is not None:
+                        raise item.error
+                    if item.cancelled:
+                        raise ApiError(503, "the server is stopping.", code="stopping")
+                    return
+                yield item
+        finally:  # also when the response task is cancelled because the client went away
+            self.stream.cancel()
