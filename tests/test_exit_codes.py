@@ -98,6 +98,11 @@ CASES = [
     row("plot", RANGE, 2, "--x", "{causal}", "--x", "hours"),
     row("plot", UNKNOWN, 2, "--bogus", "{causal}", "--bogus"),
     row("plot", CORRUPT, 1, "no metrics.jsonl", "{causal}", "{tok}"),
+    row("export", MISSING, 2, "does not exist", "{missing}", "-o", "{out}"),
+    row("export", RANGE, 2, "causal models only", "{masked}", "-o", "{out}", "--format", "gguf"),
+    row("export", RANGE, 2, "--license", "{causal}", "-o", "{out}", "--license", "Mine!"),
+    row("export", UNKNOWN, 2, "--bogus", "{causal}", "-o", "{out}", "--bogus"),
+    row("export", CORRUPT, 1, "config.json is corrupt", *BROKEN, "-o", "{out}"),
 ]
 
 

@@ -88,6 +88,7 @@ def cli() -> None:
 from tinylm.cli.attention import attention  # noqa: E402
 from tinylm.cli.compare import compare  # noqa: E402
 from tinylm.cli.eval import eval_  # noqa: E402
+from tinylm.cli.export import export  # noqa: E402
 from tinylm.cli.fill_mask import fill_mask  # noqa: E402
 from tinylm.cli.generate import generate  # noqa: E402
 from tinylm.cli.plot import plot  # noqa: E402
@@ -105,6 +106,7 @@ cli.add_command(compare)
 cli.add_command(attention)
 cli.add_command(probe)
 cli.add_command(plot)
+cli.add_command(export)
 cli.add_command(serve)
 
 
