@@ -17,6 +17,7 @@ from uvicorn.config import LOGGING_CONFIG
 
 from tinylm.errors import TinylmError, UsageError
 
+BACKLOG = 2048  # connections the kernel holds until the server accepts them (uvicorn's default)
 GRACE_SECONDS = 3  # after a stop signal, open streams get this long before they are closed
 
 
@@ -39,6 +40,7 @@ def bind(host: str, port: int) -> socket.socket:
         else:
             why = f"cannot listen on {host} port {port} ({e.strerror})"
         raise TinylmError(f"{why}; pick another with --port (0 picks a free one).") from None
+    sock.listen(BACKLOG)  # from now on a client waits for the server instead of being refused
     return sock
 
 
