@@ -103,6 +103,10 @@ CASES = [
     row("export", RANGE, 2, "--license", "{causal}", "-o", "{out}", "--license", "Mine!"),
     row("export", UNKNOWN, 2, "--bogus", "{causal}", "-o", "{out}", "--bogus"),
     row("export", CORRUPT, 1, "config.json is corrupt", *BROKEN, "-o", "{out}"),
+    row("serve", MISSING, 2, "does not exist", "{missing}", "--port", "0"),
+    row("serve", RANGE, 2, "--port", "{causal}", "--port", "70000"),
+    row("serve", UNKNOWN, 2, "--bogus", "{causal}", "--bogus"),
+    row("serve", CORRUPT, 1, "config.json is corrupt", *BROKEN, "--port", "0"),
 ]
 
 

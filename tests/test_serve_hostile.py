@@ -141,9 +141,10 @@ def places(runs: dict[str, Path], tmp_path: Path, busy_port: int) -> dict[str, s
 
 
 CLI = {
-    "RUN missing": (2, "does not exist", "{tmp}/missing"),
-    "RUN not a run": (1, "neither a checkpoint", "{tmp}/not_a_run"),
-    "no runs found": (1, "no runs with a checkpoint under", "--runs-dir", "{tmp}/empty"),
+    "RUN missing": (2, "does not exist", "{tmp}/missing", "--port", "0"),
+    "RUN not a run": (1, "neither a checkpoint", "{tmp}/not_a_run", "--port", "0"),
+    "no runs found": (1, "no runs with a checkpoint under", "--runs-dir", "{tmp}/empty", "--port",
+                      "0"),
     "port out of range": (2, "70000 is not in the range", "{causal}", "--port", "70000"),
     "port not a number": (2, "'abc' is not a valid integer", "{causal}", "--port", "abc"),
     "port in use": (1, "is in use; pick another with --port", "{causal}", "--port", "{busy}"),
