@@ -76,6 +76,9 @@ def test_the_official_openai_client(live: Live) -> None:
     chunks = list(client.completions.create(**ask, stream=True))
     assert "".join(c.choices[0].text for c in chunks) == done.choices[0].text
     assert chunks[-1].choices[0].finish_reason == done.choices[0].finish_reason
+    options = {"include_usage": True}
+    *_, last = client.completions.create(**ask, n=2, stream=True, stream_options=options)
+    assert last.choices == [] and last.usage == done.usage
     masked = client.completions.create(
         model="masked", prompt="First", max_tokens=8, extra_body={"steps": 4, "block_length": 8}
     )

@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from tinylm.errors import TinylmError, first_line
 from tinylm.serve.bridge import Bridge
-from tinylm.serve.completions import Plan, completion_events, plan_completion
+from tinylm.serve.completions import Piece, Plan, completion_events, plan_completion
 from tinylm.serve.errors import ApiError
 from tinylm.serve.schemas import CompletionRequest
 from tinylm.serve.state import state
@@ -55,23 +55,30 @@ async def completions(body: CompletionRequest, request: Request) -> dict | Strea
         "model": plan.served.id,
     }
     if body.stream:
+        usage = body.stream_options is not None and body.stream_options.include_usage
         return StreamingResponse(
-            _sse(bridge, plan, head), media_type="text/event-stream", headers=SSE_HEADERS
+            _sse(bridge, plan, head, usage), media_type="text/event-stream", headers=SSE_HEADERS
         )
     return await _collect(bridge, plan, head)
+
+
+def _count(usage: dict, piece: Piece, n: int) -> None:
+    """Add a choice's last piece to OpenAI's usage (a prompt counts once, not once per choice)."""
+    usage["completion_tokens"] += piece.tokens
+    usage["prompt_tokens"] += piece.prompt_tokens if piece.index % n == 0 else 0
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
 
 
 async def _collect(bridge: Bridge, plan: Plan, head: dict) -> dict:
     count = len(plan.prompts) * plan.n
     texts: list[list[str]] = [[] for _ in range(count)]
     finish: list[str | None] = [None] * count
-    usage = {"prompt_tokens": 0, "completion_tokens": 0}
+    usage = dict.fromkeys(("prompt_tokens", "completion_tokens", "total_tokens"), 0)
     async for piece in bridge.events():
         texts[piece.index].append(piece.text)
         if piece.finish is not None:
             finish[piece.index] = piece.finish
-            usage["completion_tokens"] += piece.tokens
-            usage["prompt_tokens"] += piece.prompt_tokens if piece.index % plan.n == 0 else 0
+            _count(usage, piece, plan.n)
     choices = [
         {
             "index": i,
@@ -82,7 +89,6 @@ async def _collect(bridge: Bridge, plan: Plan, head: dict) -> dict:
         }
         for i in range(count)
     ]
-    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
     return {**head, "choices": choices, "usage": usage, "tinylm": _label(plan)}
 
 
@@ -90,12 +96,16 @@ def _event(data: dict) -> str:
     return f"data: {json.dumps(data)}\n\n"
 
 
-async def _sse(bridge: Bridge, plan: Plan, head: dict) -> AsyncIterator[str]:
-    """One event per settled piece of text, the finish reason on each choice's last; an error
-    after the stream began is an event with OpenAI's error body; always `data: [DONE]` last."""
+async def _sse(bridge: Bridge, plan: Plan, head: dict, usage: bool) -> AsyncIterator[str]:
+    """One event per settled piece of text, the finish reason on each choice's last (`usage`: then
+    a chunk with no choices and the usage); an error after the stream began is an event with
+    OpenAI's error body; always `data: [DONE]` last."""
     started: set[int] = set()
+    counts = dict.fromkeys(("prompt_tokens", "completion_tokens", "total_tokens"), 0)
     try:
         async for piece in bridge.events():
+            if piece.finish is not None:
+                _count(counts, piece, plan.n)
             if not piece.text and piece.finish is None:
                 continue
             choice = {
@@ -109,6 +119,8 @@ async def _sse(bridge: Bridge, plan: Plan, head: dict) -> AsyncIterator[str]:
                 started.add(piece.index)
                 chunk["tinylm"] = {**_label(plan), "seed": plan.seed_of(piece.index)}
             yield _event(chunk)
+        if usage:
+            yield _event({**head, "choices": [], "usage": counts})
     except ApiError as e:
         yield _event({"error": {"message": e.message, "type": "server_error", "code": e.code}})
     except (TinylmError, ValueError) as e:

@@ -32,6 +32,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
 
+class StreamOptions(Strict):
+    """OpenAI's stream_options: a last chunk with the usage, before [DONE]."""
+
+    include_usage: bool = False
+
+
 class CompletionRequest(Strict):
     """POST /v1/completions: OpenAI's fields, defaults as OpenAI's, and tinylm's extensions."""
 
@@ -42,6 +48,7 @@ class CompletionRequest(Strict):
     top_p: float = 1.0
     n: int = Field(1, ge=1)
     stream: bool = False
+    stream_options: StreamOptions | None = None
     stop: Text | Annotated[list[Text], Field(max_length=MAX_STOPS)] | None = None
     seed: int | None = Field(None, ge=SEED.low, le=SEED.high)
     user: str | None = None  # OpenAI's end-user tag: accepted, unused
