@@ -76,6 +76,7 @@ COMMANDS = {
     "generate": ("causal", ("generate", "{run}", "-n", "2")),
     "fill-mask": ("masked", ("fill-mask", "{run}", "Speak, [MASK].")),
     "eval": ("causal", ("eval", "{run}")),
+    "export": ("masked", ("export", "{run}", "-o", "{out}")),
     "train --resume": ("causal", ("train", "--resume", "{run}", "--max-steps", "9")),
     "train --init-from": (
         "causal",

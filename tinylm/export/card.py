@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from tinylm.data.vocab import EOS_ID, PAD_ID
 from tinylm.export.run_facts import RunFacts
@@ -95,7 +96,7 @@ def front_matter(card: CardInput) -> dict:
         if field in card.facts.evaluation
     ]
     if metrics:
-        split = "held-out split of " + (", ".join(_source_names(card.facts)) or "the training data")
+        split = "held-out split of " + (", ".join(source_names(card.facts)) or "the training data")
         result = {
             "task": {"type": task, "name": task_name},
             "dataset": {"type": "text", "name": split, "split": "validation"},
@@ -105,8 +106,9 @@ def front_matter(card: CardInput) -> dict:
     return meta
 
 
-def _source_names(facts: RunFacts) -> list[str]:
-    return [str(s.get("path")) for s in facts.sources if s.get("path")]
+def source_names(facts: RunFacts) -> list[str]:
+    """The training files by name only: a card is published, the user's directories are not."""
+    return [PurePath(str(s.get("path", "?"))).name for s in facts.sources]
 
 
 def generation_config(cfg: ModelConfig) -> dict:

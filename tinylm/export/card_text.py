@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tinylm import __version__
 from tinylm.data.vocab import N_SPECIAL
-from tinylm.export.card import METRICS, CardInput, front_matter, to_yaml
+from tinylm.export.card import METRICS, CardInput, front_matter, source_names, to_yaml
 
 BUNDLED_NOTE = (
     "tinylm's bundled corpus: eight Shakespeare plays, public-domain Project Gutenberg texts as "
@@ -67,9 +67,9 @@ def _data(card: CardInput) -> str:
     lines = ["## Training data", ""]
     if not f.sources:
         lines.append("Not recorded (the checkpoint was exported without its run directory).")
-    for s in f.sources:
+    for name, s in zip(source_names(f), f.sources, strict=True):
         size = f" ({s['bytes']:,} bytes)" if isinstance(s.get("bytes"), int) else ""
-        lines.append(f"- `{s.get('path')}`{size}")
+        lines.append(f"- `{name}`{size}")
     if f.bundled:
         lines.append(f"\nThis is {BUNDLED_NOTE}.")
     if f.val_fraction is not None:

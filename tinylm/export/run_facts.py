@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from tinylm.curves import read_events
 from tinylm.errors import TinylmError
@@ -31,7 +31,8 @@ class RunFacts:
     @property
     def bundled(self) -> bool:
         """Whether the model learned from tinylm's bundled Shakespeare alone."""
-        return [(s.get("path"), s.get("bytes")) for s in self.sources] == [BUNDLED]
+        found = [(PurePath(str(s.get("path"))).name, s.get("bytes")) for s in self.sources]
+        return found == [BUNDLED]  # meta.json records the path as it was given
 
 
 def _json(path: Path) -> dict:
