@@ -24,13 +24,15 @@ from tinylm.infer.judge import sample_stats
 from tinylm.infer.loading import load_for_inference
 from tinylm.infer.unmask import unmask_generate
 
-SETTINGS = [  # (steps per block of 32, remasking)
-    (32, "confidence"),
-    (8, "confidence"),
-    (4, "confidence"),
-    (32, "random"),
-    (8, "random"),
-    (32, "left-to-right"),
+SETTINGS = [  # (block length, steps per block, remasking)
+    (32, 32, "confidence"),
+    (32, 8, "confidence"),
+    (16, 16, "confidence"),
+    (8, 8, "confidence"),
+    (4, 4, "confidence"),
+    (32, 32, "random"),
+    (8, 8, "random"),
+    (32, 32, "left-to-right"),
 ]
 
 
@@ -51,8 +53,8 @@ def main() -> None:
     )
     print(f"{args.run}: judge perplexity of the real continuations {real:.1f}")
     cfg = replace(PREVIEW, max_new_tokens=args.new_tokens, stop_at_eos=False)
-    for steps, remasking in SETTINGS:
-        unmask = UnmaskConfig(block_length=32, steps=steps, remasking=remasking)
+    for block, steps, remasking in SETTINGS:
+        unmask = UnmaskConfig(block_length=block, steps=steps, remasking=remasking)
         scored, texts, n, started = [], [], 0, time.perf_counter()
         for i, s in enumerate(starts.tolist()):
             prompt = held.ids[s : s + prompt_len].tolist()
@@ -64,7 +66,8 @@ def main() -> None:
         rate = n / (time.perf_counter() - started)
         stats = sample_stats(texts)
         print(
-            f"steps {steps:2d}/32, {remasking:13s}: judge {judge.perplexity(scored):6.1f}, "
+            f"blocks of {block:2d}, {steps:2d} steps each, {remasking:13s}: "
+            f"judge {judge.perplexity(scored):6.1f}, "
             f"distinct-2 {stats['distinct_2']:.1%}, repeated 4-grams {stats['repetition_4']:.1%}, "
             f"{rate:,.0f} tokens/s",
             flush=True,
