@@ -96,29 +96,43 @@ def _event(data: dict) -> str:
     return f"data: {json.dumps(data)}\n\n"
 
 
+def _merged(batch: list[Piece]) -> list[Piece]:
+    """A worker turn's pieces as one per choice (its text joined, its finish kept): one SSE
+    event per choice and turn rather than per token."""
+    by_choice: dict[int, list[Piece]] = {}
+    for piece in batch:
+        by_choice.setdefault(piece.index, []).append(piece)
+    return [
+        Piece(i, "".join(p.text for p in pieces), pieces[-1].finish)
+        for i, pieces in by_choice.items()
+    ]
+
+
 async def _sse(bridge: Bridge, plan: Plan, head: dict, usage: bool) -> AsyncIterator[str]:
-    """One event per settled piece of text, the finish reason on each choice's last (`usage`: then
-    a chunk with no choices and the usage); an error after the stream began is an event with
-    OpenAI's error body; always `data: [DONE]` last."""
+    """An event per choice for each bunch of settled text, the finish reason on each choice's
+    last (`usage`: then a chunk with no choices and the usage); an error after the stream began
+    is an event with OpenAI's error body; always `data: [DONE]` last."""
     started: set[int] = set()
     counts = dict.fromkeys(("prompt_tokens", "completion_tokens", "total_tokens"), 0)
     try:
-        async for piece in bridge.events():
-            if piece.finish is not None:
-                _count(counts, piece, plan.n)
-            if not piece.text and piece.finish is None:
-                continue
-            choice = {
-                "index": piece.index,
-                "text": piece.text,
-                "finish_reason": piece.finish,
-                "logprobs": None,
-            }
-            chunk = {**head, "choices": [choice]}
-            if piece.index not in started:  # the first chunk of a choice says how it is made
-                started.add(piece.index)
-                chunk["tinylm"] = {**_label(plan), "seed": plan.seed_of(piece.index)}
-            yield _event(chunk)
+        async for batch in bridge.batches():
+            for piece in batch:
+                if piece.finish is not None:
+                    _count(counts, piece, plan.n)
+            for piece in _merged(batch):
+                if not piece.text and piece.finish is None:
+                    continue
+                choice = {
+                    "index": piece.index,
+                    "text": piece.text,
+                    "finish_reason": piece.finish,
+                    "logprobs": None,
+                }
+                chunk = {**head, "choices": [choice]}
+                if piece.index not in started:  # a choice's first chunk says how it is made
+                    started.add(piece.index)
+                    chunk["tinylm"] = {**_label(plan), "seed": plan.seed_of(piece.index)}
+                yield _event(chunk)
         if usage:
             yield _event({**head, "choices": [], "usage": counts})
     except ApiError as e:

@@ -37,23 +37,34 @@ class Bridge:
         except (Busy, Stopped) as e:
             raise busy_error(e) from None
 
-    def _deliver(self, item: object) -> None:
+    def _deliver(self, items: list) -> None:
         try:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, items)
         except RuntimeError:  # the event loop has closed: nobody will read this stream
             self.stream.cancel()
 
-    async def events(self) -> AsyncIterator:
-        """The stream's events until it ends; its error, if it failed, is raised here."""
+    async def batches(self) -> AsyncIterator[list]:
+        """The stream's events, a worker turn's at a time, until it ends; its error, if it
+        failed, is raised here."""
         try:
             while True:
-                item = await self._queue.get()
-                if isinstance(item, Done):
-                    if item.error is not None:
-                        raise item.error
-                    if item.cancelled:
-                        raise ApiError(503, "the server is stopping.", code="stopping")
-                    return
-                yield item
+                items = await self._queue.get()
+                done = items[-1] if items and isinstance(items[-1], Done) else None
+                events = items[:-1] if done is not None else items
+                if events:
+                    yield events
+                if done is None:
+                    continue
+                if done.error is not None:
+                    raise done.error
+                if done.cancelled:
+                    raise ApiError(503, "the server is stopping.", code="stopping")
+                return
         finally:  # also when the response task is cancelled because the client went away
             self.stream.cancel()
+
+    async def events(self) -> AsyncIterator:
+        """The stream's events one by one."""
+        async for batch in self.batches():
+            for event in batch:
+                yield event
