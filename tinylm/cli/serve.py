@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from tinylm.cli.options import checkpoint_option, device_option, in_bounds
 from tinylm.errors import TinylmError, UsageError
 from tinylm.serve.limits import LIMIT_BOUNDS, Limits
+
+if TYPE_CHECKING:
+    from tinylm.serve.registry import Registry
 
 KEY_VARIABLE = "TINYLM_API_KEY"
 
@@ -96,10 +100,8 @@ def serve(
       tinylm serve runs/gpt runs/bert --port 8080
       TINYLM_API_KEY=secret tinylm serve --host 0.0.0.0
     """
-    from tinylm.device import pick_device
     from tinylm.serve.app import create_app
     from tinylm.serve.guard import LOOPBACK_NAMES
-    from tinylm.serve.registry import find_runs, load_models
     from tinylm.serve.server import bind, is_loopback, run_server, url
 
     if api_key is not None and not api_key.strip():
@@ -107,18 +109,7 @@ def serve(
     limits = Limits(max_queue, max_tokens, max_n, max_prompt, fill_batch)
     sock = bind(host, port)  # first: a port in use fails before any model loads
     try:
-        paths = list(runs) or find_runs(runs_dir)
-        if not paths:
-            raise TinylmError(
-                f"no runs with a checkpoint under {runs_dir}/; train one (tinylm train) "
-                "or name one: tinylm serve RUN."
-            )
-        dev, _ = pick_device(device)
-        registry, notes = load_models(paths, checkpoint, dev, skip_broken=not runs)
-        for note in notes:
-            click.echo(note, err=True)
-        if not registry.models:
-            raise TinylmError(f"none of the runs under {runs_dir}/ loads; see the notes above.")
+        registry = _load(runs, runs_dir, checkpoint, device)
         loopback = is_loopback(sock)
         if not loopback:
             _warn_exposed(host, sock.getsockname()[1], api_key is not None)
@@ -131,6 +122,27 @@ def serve(
     finally:
         sock.close()
     click.echo(f"Stopped{f' ({stopped_by})' if stopped_by else ''}.", err=True)
+
+
+def _load(runs: tuple[Path, ...], runs_dir: Path, checkpoint: str, device: str) -> Registry:
+    """The models of RUN... (any that fails stops the start), or of every run under runs_dir
+    (one that fails, perhaps still training, is skipped with a note)."""
+    from tinylm.device import pick_device
+    from tinylm.serve.registry import find_runs, load_models
+
+    paths = list(runs) or find_runs(runs_dir)
+    if not paths:
+        raise TinylmError(
+            f"no runs with a checkpoint under {runs_dir}/; train one (tinylm train) "
+            "or name one: tinylm serve RUN."
+        )
+    dev, _ = pick_device(device)
+    registry, notes = load_models(paths, checkpoint, dev, skip_broken=not runs)
+    for note in notes:
+        click.echo(note, err=True)
+    if not registry.models:
+        raise TinylmError(f"none of the runs under {runs_dir}/ loads; see the notes above.")
+    return registry
 
 
 def _warn_exposed(host: str, port: int, keyed: bool) -> None:
