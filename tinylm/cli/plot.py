@@ -70,8 +70,9 @@ def plot(runs: tuple[Path, ...], x_axis: str, log_y: bool, png: Path | None, as_
 
     The training loss is a line, the validation loss (measured every --eval-every steps and at
     the end) a point per evaluation; several runs share the axes, one color and symbol each.
-    A run still training shows what it has logged so far. Masked and diffusion losses count only
-    hidden tokens, so they do not compare with a causal run's.
+    A run still training shows what it has logged so far. All are nats per token, but a masked
+    model's loss is over its hidden tokens and a diffusion model's is a bound (the negative
+    ELBO): curves compare within a family, not across.
 
     \b
     Examples:
