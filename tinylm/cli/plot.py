@@ -148,7 +148,8 @@ def _show(series: list[Series], x_label: str, log_y: bool, color: bool) -> None:
     fig.label(x_label)
     width = max(MIN_WIDTH, shutil.get_terminal_size((80, 24)).columns)
     fig.plot_size(width, HEIGHT)
-    click.echo(fig.build().string(colorless=not color).rstrip("\n"))
+    rows = fig.build().string(colorless=not color).rstrip("\n").splitlines()
+    click.echo("\n".join(rows if color else (row.rstrip() for row in rows)))  # plotext pads
     for s, (line, symbol, hue) in zip(series, _styles(len(series)), strict=True):
         text = f"{s.label}: {_glyph(line)} train loss"
         text += f"  {symbol} val loss" if s.val[0] else "  (no evaluation yet)"
