@@ -141,7 +141,9 @@ def run_variant(name: str, data: TokenData, budget: float, seed: int) -> tuple[f
     """Train one variant for `budget` s of training time; its blank top-1 on the val split, and
     tinylm's validation figures (for a bidirectional model: CE and top-1 at fixed 15 % masks,
     much less noisy than 200 blanks), with the steps it trained."""
-    objective, masking, size, build, train_fields = (*VARIANTS[name], Transformer, {})[:5]
+    objective, masking, size, *rest = VARIANTS[name]
+    build = rest[0] if rest else Transformer
+    train_fields = rest[1] if len(rest) > 1 else {}
     cfg = ModelConfig(vocab_size=data.vocab_size, objective=objective, dropout=0.0, **SIZES[size])
     tcfg = TrainConfig(batch_size=BATCH_SIZES[size], time_limit=budget, seed=seed, **train_fields)
     if isinstance(masking, MaskingConfig):
