@@ -65,7 +65,7 @@ def export(run: Path, out: Path, fmt: str, checkpoint: str, force: bool, license
     Examples:
       tinylm export runs/gpt --out hf/gpt
       tinylm export runs/bert --out hf/bert --checkpoint last --license mit
-      tinylm export runs/gpt-bpe --out gguf/gpt --format gguf
+      tinylm export runs/gpt --out gguf/gpt --format gguf
     """
     import torch
 
@@ -79,6 +79,8 @@ def export(run: Path, out: Path, fmt: str, checkpoint: str, force: bool, license
     if result.warning:
         click.echo(f"Warning: {result.warning}", err=True)
     how = "exact" if result.max_error is None else f"max |Δ logits| {result.max_error:.1e}"
+    if result.fmt == "gguf":  # llama.cpp's own kernels (a tanh GELU): close, not exact
+        how = "float32 weights" if result.max_error is None else how
     click.echo(f"{out}: {result.architecture} ({how}) from {result.checkpoint}")
     click.echo(f"  files: {', '.join(result.files)}")
     click.echo(f"  load:  {LOADERS[result.architecture].format(out=str(out))}")

