@@ -26,6 +26,7 @@ from tinylm.train.config import (
     DEFAULT_SIZE,
     DEFAULT_TIME,
     DROPOUT,
+    EVAL_SHARE,
     MASKING_BOUNDS,
     OBJECTIVES,
     OPTIMIZERS,
@@ -55,8 +56,8 @@ SIZE_HELP = (
 # What a resumed run may change: its budget, its cadence, where it runs and what it shows. The
 # rest (objective, shape, optimizer, seed, data...) the run fixed when it began; it is refused.
 RESUMABLE = (
-    "--time", "--max-steps", "--max-tokens", "--eval-every", "--save-every", "--device",
-    "--precision", "--compile", "--sample", "--quiet",
+    "--time", "--max-steps", "--max-tokens", "--eval-every", "--eval-seconds", "--save-every",
+    "--device", "--precision", "--compile", "--sample", "--quiet",
 )  # fmt: skip
 RESUME_HELP = (
     f"Continue this run exactly. Only {', '.join(RESUMABLE[:-1])} and {RESUMABLE[-1]} may be "
@@ -204,7 +205,18 @@ def _config_option(
     type=_count(TRAIN_BOUNDS["max_tokens"]),
     help="Stop after this many training tokens.",
 )
-@_config_option("--eval-every", TrainConfig, "eval_every", "Steps between evals.")
+@_config_option(
+    "--eval-every", TrainConfig, "eval_every", "Steps between evals (whatever the budget)."
+)
+@_config_option(
+    "--eval-seconds",
+    TrainConfig,
+    "eval_seconds",
+    "With a time budget (--time or the default), also evaluate every this many seconds (0: by "
+    f"steps only); these evals take at most {EVAL_SHARE:.0%} of the time, which they count "
+    "against. A --max-steps or --max-tokens budget alone evaluates by steps only, so the same "
+    "command repeats the same evals and best/.",
+)
 @click.option(
     "--save-every", type=_count(TRAIN_BOUNDS["save_every"]), help="Also save last/ every N steps."
 )

@@ -16,8 +16,10 @@ SHAPE_OPTIONS = ("n_layer", "n_head", "d_model", "block_size", "dropout")
 # options named after the TrainConfig fields they set
 TRAIN_OPTIONS = (
     "grad_accum", "optimizer", "lr", "muon_lr", "weight_decay", "warmup", "eval_every",
-    "save_every", "seed",
+    "eval_seconds", "save_every", "seed",
 )  # fmt: skip
+# options a resumed run may change (with its budget): how often it evaluates and saves
+CADENCE = ("eval_every", "eval_seconds", "save_every")
 # options the request carries as they are
 PLAIN_OPTIONS = (
     "objective", "size", "device", "precision", "compile", "out", "force",
@@ -33,7 +35,7 @@ class TrainRequest:
     shape: dict[str, int | float]  # architecture options given; the size preset sets the rest
     train: TrainConfig | None  # None when resuming: the run's saved configuration continues
     budget: dict[str, float | int]  # the budget given (it replaces a resumed run's)
-    cadence: dict[str, int]  # --eval-every and --save-every if given (a resumed run takes them)
+    cadence: dict[str, float]  # the CADENCE options given (a resumed run takes them)
     objective: str
     size: str
     tokenize: TokenizeOptions  # for raw-text data
@@ -73,7 +75,7 @@ def request_from_options(
         shape=shape,
         train=None if opts["resume"] else _train_config(opts, budget),
         budget=budget,
-        cadence={k: opts[k] for k in ("eval_every", "save_every") if _flag(k) in given},
+        cadence={k: opts[k] for k in CADENCE if _flag(k) in given},
         tokenize=TokenizeOptions(
             kind=opts["kind"],
             vocab_size=opts["vocab_size"],

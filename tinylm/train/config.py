@@ -20,6 +20,9 @@ DEFAULT_SIZE = "tiny"
 BATCH_SIZES = {"tiny": 64, "small": 32, "base": 32}
 OPTIMIZERS = ("muon", "adamw")  # muon: Muon for block matrices + AdamW for the rest
 DEFAULT_TIME = 120.0  # seconds: `tinylm train` with no budget finishes in about two minutes
+# evaluations spaced by time take at most this share of the wall clock: the next one waits at
+# least 1 / EVAL_SHARE times as long as the last one took (bench/memory_bench.py measures it)
+EVAL_SHARE = 0.05
 # what a new model is unless told otherwise (ModelConfig has no defaults: these are the only ones)
 OBJECTIVES = ("causal", "masked", "diffusion")  # what `tinylm train` trains (model.OBJECTIVES)
 DEFAULT_OBJECTIVE = "causal"
@@ -46,6 +49,7 @@ TRAIN_BOUNDS = {  # the budget and save_every may be unset (None)
     "max_steps": Bounds(1),
     "max_tokens": Bounds(1),
     "eval_every": Bounds(1),
+    "eval_seconds": Bounds(0.0),  # 0: evaluations by steps only
     "log_every": Bounds(1),
     "eval_windows": Bounds(1),
     "save_every": Bounds(1),
@@ -86,6 +90,10 @@ class TrainConfig:
     max_steps: int | None = None
     max_tokens: int | None = None
     eval_every: int = 250
+    # With a time budget, also evaluate every this many seconds: 6 val points in the default 2
+    # minutes at ~3 % of the time (bench/memory_bench.py). Budgets of steps or tokens alone
+    # evaluate by steps only, so the same command keeps the same evaluations and best/.
+    eval_seconds: float = 20.0
     log_every: int = 10
     eval_windows: int = 256
     save_every: int | None = None

@@ -202,7 +202,7 @@ def _step_of(line: str) -> float:
 
 
 def load_resume(
-    run: Path, budget: dict[str, float | int], cadence: dict[str, int] | None = None
+    run: Path, budget: dict[str, float | int], cadence: dict[str, float] | None = None
 ) -> Resumed:
     """Open RUN/last to continue it; an explicit budget replaces the saved one (all its limits:
     a run of --max-steps 30 resumed with --time 10m trains for the time), as does an explicit

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -20,36 +19,15 @@ from tinylm.device import Runtime
 from tinylm.errors import TinylmError, first_line
 from tinylm.metrics import mask_tokens
 from tinylm.model import Transformer
-from tinylm.train.config import TrainConfig
+from tinylm.train.config import EVAL_SHARE, TrainConfig
+from tinylm.train.heap import steady_heap
 from tinylm.train.objectives import causal_loss, diffusion_loss, masked_loss
 from tinylm.train.optim import build_optimizers, lr_factor
+from tinylm.train.progress import Progress, gen_state, set_gen_state
 from tinylm.train.setup import check_fits
 from tinylm.validate import evaluate
 
 Report = Callable[[dict], None]
-
-
-def _gen_state(g: torch.Generator) -> str:
-    return base64.b64encode(g.get_state().numpy().tobytes()).decode()
-
-
-def _decode_state(s: str) -> torch.Tensor:
-    return torch.frombuffer(bytearray(base64.b64decode(s, validate=True)), dtype=torch.uint8)
-
-
-def _set_gen_state(g: torch.Generator, s: str) -> None:
-    g.set_state(_decode_state(s))
-
-
-@dataclass
-class Progress:
-    """Where a run stands; saved as trainer_state.json so a resumed run continues exactly."""
-
-    step: int = 0
-    tokens: int = 0
-    elapsed: float = 0.0
-    best_val: float = math.inf
-    last_val: float | None = None
 
 
 class Trainer:
@@ -89,7 +67,9 @@ class Trainer:
         self.train_data = shard(data.train, rank, world)
         self.window = self.mcfg.block_size + (1 if self.mcfg.causal else 0)
         self.val = fixed_windows(data.val, self.window, cfg.eval_windows)
-        self.progress = Progress()
+        self.progress = Progress(next_eval=cfg.eval_seconds)
+        self.evaluated_at = -1  # the step of the last evaluation
+        self.clock: Callable[[], float] = time.perf_counter  # seconds; tests drive their own
 
     # -- state -------------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -97,9 +77,9 @@ class Trainer:
             **asdict(self.progress),
             "best_val": None if math.isinf(self.progress.best_val) else self.progress.best_val,
             "rng": {
-                "data": _gen_state(self.data_gen),
-                "mask": _gen_state(self.mask_gen),
-                "torch": _gen_state(torch.default_generator),
+                "data": gen_state(self.data_gen),
+                "mask": gen_state(self.mask_gen),
+                "torch": gen_state(torch.default_generator),
             },
             "train_config": self.cfg.to_dict(),
         }
@@ -113,10 +93,11 @@ class Trainer:
                 elapsed=float(state["elapsed"]),
                 best_val=math.inf if state["best_val"] is None else float(state["best_val"]),
                 last_val=state.get("last_val"),
+                next_eval=float(state.get("next_eval", 0.0)),  # older states: due at once
             )
-            _set_gen_state(self.data_gen, state["rng"]["data"])
-            _set_gen_state(self.mask_gen, state["rng"]["mask"])
-            _set_gen_state(torch.default_generator, state["rng"]["torch"])
+            set_gen_state(self.data_gen, state["rng"]["data"])
+            set_gen_state(self.mask_gen, state["rng"]["mask"])
+            set_gen_state(torch.default_generator, state["rng"]["torch"])
             self.opt.load_state_dict(optim)
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise TinylmError(
@@ -211,63 +192,89 @@ class Trainer:
         self.opt.zero_grad()
         return total
 
-    def run_eval(self) -> dict:
+    def run_eval(self, checkpoint: bool = True) -> dict:
+        """Save last/ first (an eval that crashes loses nothing), evaluate, keep the best; the
+        event carries the seconds it all took, and the next time-spaced eval is set from them."""
+        p, t0 = self.progress, self.clock()
+        if checkpoint:
+            self.save("last")
         metrics = evaluate(unwrap(self.net), self.val, self.runtime, self.data.bytes_per_token)
-        self.progress.last_val = metrics["val_loss"]
-        event = {
-            "event": "eval",
-            "step": self.progress.step,
-            "tokens": self.progress.tokens,
-            "elapsed": round(self.progress.elapsed, 3),
-            **metrics,
-        }
-        self.log(event)
-        if metrics["val_loss"] < self.progress.best_val:
-            self.progress.best_val = metrics["val_loss"]
+        p.last_val, self.evaluated_at = metrics["val_loss"], p.step
+        if metrics["val_loss"] < p.best_val:
+            p.best_val = metrics["val_loss"]
             self.save("best")
+        spent = self.clock() - t0
+        p.next_eval = p.elapsed + max(self.cfg.eval_seconds, spent / EVAL_SHARE)
+        self.log(
+            {
+                "event": "eval",
+                "step": p.step,
+                "tokens": p.tokens,
+                "elapsed": round(p.elapsed, 3),
+                "seconds": round(spent, 3),
+                **metrics,
+            }
+        )
         return metrics
 
+    def _eval_due(self) -> bool:
+        """Every eval_every steps; with a time budget also once the clock reaches next_eval
+        (rank 0's clock decides for all ranks)."""
+        p, cfg = self.progress, self.cfg
+        if p.step % cfg.eval_every == 0:
+            return True
+        if not (cfg.time_limit and cfg.eval_seconds):
+            return False
+        due = p.elapsed >= p.next_eval
+        if self.world > 1:
+            flag = torch.tensor([float(due)], device=self.runtime.device)
+            dist.broadcast(flag, src=0)
+            due = bool(flag[0])
+        return due
+
     def run(self) -> dict:
-        """Train until the budget is spent or a stop is asked for; always save at the end."""
+        """Train until the budget is spent or a stop is asked for; always evaluate and save last/
+        at the end. Evaluations count against a time budget."""
+        with steady_heap():
+            reason = self._loop()
+            if self.evaluated_at != self.progress.step:
+                self.run_eval(checkpoint=False)  # last/ is saved just after
+            self.save("last")
+        self.model.eval()
+        return {"reason": reason, **asdict(self.progress)}
+
+    def _loop(self) -> str:
         cfg, p = self.cfg, self.progress
         self.model.train()
-        reason = "budget"
-        started = time.perf_counter() - p.elapsed
+        started = self.clock() - p.elapsed
         while True:
             frac, stop = self._agree(self.fraction_done(), self.should_stop())
-            if stop:
-                reason = "stopped"
-                break
-            if frac >= 1.0:
-                break
-            t0 = time.perf_counter()
+            if stop or frac >= 1.0:
+                return "stopped" if stop else "budget"
+            t0 = self.clock()
             scale = lr_factor(p.step, frac, cfg.warmup, cfg.lr_final)
             loss = self.train_step(scale)
             p.step += 1
-            p.elapsed = time.perf_counter() - started
+            p.elapsed = self.clock() - started
             if p.step % cfg.log_every == 0 or p.step == 1:
-                self.log(
-                    {
-                        "event": "step",
-                        "step": p.step,
-                        "loss": loss,
-                        "lr_scale": round(scale, 5),
-                        "tokens": p.tokens,
-                        "elapsed": round(p.elapsed, 3),
-                        "step_seconds": round(time.perf_counter() - t0, 5),
-                        "fraction": round(min(self.fraction_done(), 1.0), 5),
-                    }
-                )
-            evaluating = p.step % cfg.eval_every == 0
-            # saved before each eval too, so a crash in eval loses nothing; once per step
-            if evaluating or (cfg.save_every and p.step % cfg.save_every == 0):
+                self._log_step(loss, scale, self.clock() - t0)
+            if self._eval_due():
+                self.run_eval()  # saves last/ first
+                p.elapsed = self.clock() - started
+            elif cfg.save_every and p.step % cfg.save_every == 0:
                 self.save("last")
-            if evaluating:
-                self.model.eval()
-                self.run_eval()
-                self.model.train()
-        self.model.eval()
-        if p.last_val is None or p.step % cfg.eval_every:
-            self.run_eval()
-        self.save("last")
-        return {"reason": reason, **asdict(p)}
+
+    def _log_step(self, loss: float, scale: float, seconds: float) -> None:
+        p = self.progress
+        self.log(
+            {
+                "event": "step",
+                "step": p.step,
+                "loss": loss,
+                "lr_scale": round(scale, 5),
+                "tokens": p.tokens,
+                "elapsed": round(p.elapsed, 3),
+                "step_seconds": round(seconds, 5),
+                "fraction": round(min(self.fraction_done(), 1.0), 5),
+            }
+        )
