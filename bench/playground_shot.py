@@ -1,13 +1,13 @@
 """The README's picture of the serve page: docs/playground.png.
 
-    python bench/playground_shot.py [--out docs/playground.png] [--time 60s] [--work DIR]
+    python bench/playground_shot.py [--out docs/playground.png] [--steps 300] [--work DIR]
 
 Trains a causal, a masked and a diffusion model of the default size on the bundled corpus
-(--time each; kept in --work, so a second run only takes the picture), serves them with
-`tinylm serve --runs-dir` (bench/serve_bench.py's Server), and drives a headless chromium with
-the page test's helpers (tests/browser.py): one prompt completed by the three families on the
-Side by side tab, then the Runs tab. The two screenshots, stacked, are written to --out
-(Pillow, which matplotlib brings, stacks them).
+(--steps each, evaluated every 25; kept in --work, so a second run only takes the picture),
+serves them with `tinylm serve --runs-dir` (bench/serve_bench.py's Server), and drives a
+headless chromium with the page test's helpers (tests/browser.py): one prompt completed by the
+three families on the Side by side tab, then the Runs tab. The two screenshots, stacked, are
+written to --out (Pillow, which matplotlib brings, stacks them).
 """
 
 from __future__ import annotations
@@ -31,11 +31,13 @@ SIZE = (1280, 1000)
 ALL_DONE = "[...document.querySelectorAll('#side pre')].every(p => p.dataset.state === 'done')"
 
 
-def train(runs: Path, budget: str) -> None:
+def train(runs: Path, steps: int) -> None:
+    """The three families, the same number of steps each (a time budget would depend on load)."""
     for objective in ("causal", "masked", "diffusion"):
         out = runs / objective
         if not (out / "best").is_dir():
-            cmd = ["train", "--objective", objective, "--time", budget, "--out", str(out), "-q"]
+            cmd = ["train", "--objective", objective, "--max-steps", str(steps),
+                   "--eval-every", "25", "--out", str(out), "-q"]  # fmt: skip
             subprocess.run([sys.executable, "-m", "tinylm", *cmd], check=True)
 
 
@@ -91,14 +93,14 @@ def stack(pngs: list[bytes]) -> bytes:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("docs/playground.png"))
-    ap.add_argument("--time", default="60s", help="training budget of each model")
+    ap.add_argument("--steps", type=int, default=300, help="training steps of each model")
     ap.add_argument("--work", type=Path, help="keep the runs here (default: a temp dir)")
     args = ap.parse_args()
     found = find_browser()
     if isinstance(found, str):
         raise SystemExit(found)
     work = args.work or Path(tempfile.mkdtemp(prefix="tinylm-shot-"))
-    train(work / "runs", args.time)
+    train(work / "runs", args.steps)
     with Server([], "--runs-dir", str(work / "runs")) as server:
         driver = start_chromium(*found, work / "profile", SIZE)
         try:
