@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 from rich.console import Console
 
+from tinylm.train.config import TrainConfig
 from tinylm.train.trainer import Trainer
 
 if TYPE_CHECKING:  # train_run imports this module
@@ -42,10 +43,17 @@ def banner(s: Session, trainer: Trainer, resumed: bool) -> None:
         f"{f', {s.world} processes' if s.world > 1 else ''}\n"
         f"data {data.root}: {len(data.train):,} train / {len(data.val):,} val tokens, "
         f"{data.meta['tokenizer']['kind']} vocab {data.vocab_size:,}\n"
-        f"{per_step:,} tokens/step (batch {cfg.batch_size}), optimizer {opt}; budget {budget}\n"
+        f"{per_step:,} tokens/step (batch {cfg.batch_size}), optimizer {opt}; budget {budget}; "
+        f"{_eval_schedule(cfg)}\n"
         f"run directory {trainer.out}",
         soft_wrap=True,
     )
+
+
+def _eval_schedule(cfg: TrainConfig) -> str:
+    """'eval every 250 steps or 20 s': the seconds only where the budget has a time limit."""
+    timed = cfg.time_limit and cfg.eval_seconds
+    return f"eval every {cfg.eval_every} steps" + (f" or {cfg.eval_seconds:g} s" if timed else "")
 
 
 def show_sample(console: Console, trainer: Trainer) -> None:
