@@ -4,6 +4,7 @@ the server answers the next one; bad command lines are one error line and the ri
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from fastapi.testclient import TestClient
 import tinylm.serve.server
 from tinylm.serve.app import create_app
 from tinylm.serve.limits import MAX_BODY
-from tinylm.serve.registry import load_models
+from tinylm.serve.registry import find_runs, load_models
 
 C = {"model": "causal"}
 M = {"model": "masked"}
@@ -169,3 +170,18 @@ def test_a_bad_command_line_is_one_error(
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("Error:")]
     assert len(errors) == 1 and needle in errors[0] and r.stdout == "", r.output
     assert "Traceback" not in r.output
+
+
+def test_a_scan_skips_a_run_that_does_not_load(runs: dict[str, Path], tmp_path: Path) -> None:
+    shutil.copytree(runs["masked"], tmp_path / "masked")
+    broken = tmp_path / "broken"
+    shutil.copytree(runs["causal"], broken)
+    for which in ("best", "last"):
+        (broken / which / "config.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "no_checkpoint").mkdir()  # training has not saved one yet: not even tried
+    (tmp_path / "no_checkpoint" / "run.json").write_text("{}", encoding="utf-8")
+    found = find_runs(tmp_path)
+    assert [p.name for p in found] == ["broken", "masked"]
+    registry, notes = load_models(found, "best", torch.device("cpu"), skip_broken=True)
+    assert list(registry.models) == ["masked"]
+    assert len(notes) == 1 and notes[0].startswith(f"Skipped {broken}") and "corrupt" in notes[0]

@@ -162,7 +162,9 @@ def _stderr_lines(proc: subprocess.Popen) -> queue.Queue:
     return lines
 
 
-def _read_until(lines: queue.Queue, needle: str, timeout: float = 30.0) -> list[str]:
+def _read_until(lines: queue.Queue, needle: str, timeout: float = 120.0) -> list[str]:
+    """The lines up to one holding `needle` (a busy shared machine may take a minute to start
+    a process that imports torch)."""
     seen: list[str] = []
     deadline = time.monotonic() + timeout
     while not seen or needle not in seen[-1]:
@@ -173,7 +175,9 @@ def _read_until(lines: queue.Queue, needle: str, timeout: float = 30.0) -> list[
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_stops_cleanly_on_a_signal(runs: dict[str, Path], sig: signal.Signals) -> None:
     exposed = sig == signal.SIGTERM  # one run also checks --host 0.0.0.0 and the key
-    args = [sys.executable, "-m", "tinylm", "serve", str(runs["causal"]), "--port", "0"]
+    args = [sys.executable, "-m", "tinylm", "serve", "--port", "0"]
+    # one serves a RUN, the other every run under --runs-dir
+    args += [str(runs["causal"])] if exposed else ["--runs-dir", str(runs["causal"].parent)]
     env = {**os.environ, "TINYLM_API_KEY": "k3y"} if exposed else dict(os.environ)
     proc = subprocess.Popen(
         args + (["--host", "0.0.0.0"] if exposed else []),
@@ -190,7 +194,8 @@ def test_stops_cleanly_on_a_signal(runs: dict[str, Path], sig: signal.Signals) -
             assert httpx.get(models, headers={"Authorization": "Bearer k3y"}).status_code == 200
         else:
             assert not any("Warning" in ln for ln in lines)
-            assert httpx.get(models).status_code == 200
+            served = [m["id"] for m in httpx.get(models).json()["data"]]
+            assert served == sorted(FAMILIES)
         proc.send_signal(sig)
         assert proc.wait(timeout=15) == 0
         err = "".join(_read_until(stderr, "Stopped"))
