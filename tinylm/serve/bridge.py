@@ -4,7 +4,7 @@ cancelled as soon as nobody reads it (the client disconnected, or the response f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from tinylm.serve.errors import ApiError
 from tinylm.serve.worker import Busy, Done, Stopped, Worker
@@ -17,7 +17,7 @@ def busy_error(e: Exception) -> ApiError:
     return ApiError(503, str(e), code="stopping")
 
 
-async def run_task(worker: Worker, fn) -> object:  # noqa: ANN001
+async def run_task(worker: Worker, fn: Callable[[], object]) -> object:
     """fn() on the worker, awaited; a full queue is a 503 at once."""
     try:
         future = worker.submit(fn)
