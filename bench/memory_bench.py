@@ -8,9 +8,10 @@ Each command runs in a fresh child process (`python -m tinylm ...`) and is measu
 resource usage (os.wait4: peak RSS, minor page faults, user and system CPU time), as
 `/usr/bin/time -v` reports them. The kernel share is system / (user + system) CPU time. The
 train run's metrics.jsonl gives its steps, its evaluations and the share of the wall clock they
-took. The floor lines are what importing torch costs, and importing it and building an optimizer
-(torch.optim imports torch._dynamo on first use). Run it alone (through the lock): two heavy jobs
-at once change the time figures, not the memory ones.
+took. The floor lines: importing torch; importing it and building an optimizer (torch.optim
+imports torch._dynamo on first use); and five bare training steps of the default model, batch and
+optimizers with glibc's defaults, nothing else (the autograd working set of the step on top).
+Run it alone (through the lock): two heavy jobs at once change the time figures, not the memory.
 """
 
 from __future__ import annotations
@@ -30,6 +31,21 @@ FLOORS = {
     "import torch + an optimizer": (
         "import torch; torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])"
     ),
+    # the same model, batch and optimizers with nothing else: 5 bare steps, glibc's defaults
+    "bare steps (tiny, batch 64, vocab 2048)": """
+import torch
+from tinylm.model import Transformer
+from tinylm.train.config import BATCH_SIZES
+from tinylm.train.objectives import causal_loss
+from tinylm.train.optim import build_optimizers
+from tinylm.train.setup import build_model_config
+model = Transformer(build_model_config(2048, "causal", "tiny", {}))
+opt = build_optimizers(model, "muon", 3e-3, 0.02, 0.0, True)
+for _ in range(5):
+    causal_loss(model, torch.randint(0, 2048, (BATCH_SIZES["tiny"], 65))).backward()
+    opt.step()
+    opt.zero_grad()
+""",
 }
 
 
@@ -81,7 +97,7 @@ def synth_corpus(path: Path, copies: int, bundled: Path) -> None:
 
 def show(name: str, m: dict) -> None:
     print(
-        f"{name:34s} peak RSS {m['peak_rss_mb']:6.0f} MB  minor faults {m['minor_faults']:>10,}  "
+        f"{name:40s} peak RSS {m['peak_rss_mb']:6.0f} MB  minor faults {m['minor_faults']:>10,}  "
         f"user {m['user_s']:6.1f} s  system {m['system_s']:5.1f} s  "
         f"kernel {m['kernel_share']:5.1%}  wall {m['wall_s']:6.1f} s",
         flush=True,
