@@ -60,7 +60,10 @@ def test_each_table_names_fields_of_its_config(cls: type, table: dict) -> None:
 def test_the_model_config_has_no_defaults_of_its_own() -> None:
     from tinylm.model import ModelConfig
 
-    assert all(f.default is MISSING for f in fields(ModelConfig))
+    # the shape has no defaults; the final norm's epsilon defaults to "the family's" (None), so
+    # configs written before the field existed, and every builder, need not name it
+    defaults = {f.name: f.default for f in fields(ModelConfig) if f.default is not MISSING}
+    assert defaults == {"final_norm_eps": None}
 
 
 def test_precisions_have_one_home() -> None:
