@@ -106,9 +106,9 @@ def _sampling_option(*names: str, help: str) -> Callable:
 @click.option(
     "--remasking",
     type=click.Choice(REMASKING),
-    help="Masked and diffusion models: which predictions a step commits: the surest "
-    "(confidence, LLaDA; default), random ones at the schedule's rate (random, MDLM), or the "
-    "leftmost.",
+    help="Masked and diffusion models: which predictions a step commits: random ones at the "
+    "schedule's rate (random, MDLM's reverse process; default: the most varied text), the surest "
+    "(confidence, LLaDA: fluent but repetitive on small models), or the leftmost.",
 )
 @checkpoint_option
 @device_option()

@@ -87,11 +87,14 @@ class UnmaskConfig:
     """How the canvas is unmasked: block length in tokens, model calls per block, which commit.
 
     None: blocks of half the model's context (at most MAX_BLOCK), one token committed per step.
+    Random commits (MDLM's ancestral order) by default: on a 10-minute diffusion model of the
+    bundled corpus (bench/unmask_bench.py) they gave judge perplexity 29.4 and distinct-2 90.3 %,
+    where the surest-first order (LLaDA) gave 7.8 and 49.6 %: fluent-looking loops of short lines.
     """
 
     block_length: int | None = None
     steps: int | None = None
-    remasking: str = "confidence"
+    remasking: str = "random"
 
     def __post_init__(self) -> None:
         for name in ("block_length", "steps"):

@@ -108,7 +108,7 @@ def _unmasking(served: Served, req: CompletionRequest) -> tuple[UnmaskConfig | N
                 given[0],
             )
         return None, None
-    unmask = UnmaskConfig(req.block_length, req.steps, req.remasking or "confidence")
+    unmask = UnmaskConfig(req.block_length, req.steps, req.remasking or UnmaskConfig.remasking)
     try:
         length, steps = unmask.resolve(cfg.block_size)
     except ValueError as e:
