@@ -116,10 +116,14 @@ def test_the_page_in_a_real_browser(live: Live, tmp_path: Path) -> None:
     try:
         driver.get(live.url)
         assert wait_for(driver, "document.body.dataset.ready") == "3"
-        # a completion streams in, piece by piece
+        # a completion streams in, piece by piece (300 tokens: an early [EOS] cannot end it)
         prompt = driver.find_element("id", "complete-prompt")
         prompt.clear()
         prompt.send_keys("First")
+        tokens = driver.find_element("id", "complete-max")
+        tokens.clear()
+        tokens.send_keys("300")
+        driver.find_element("id", "complete-ignore-eos").click()
         driver.find_element("id", "complete-go").click()
         wait_for(driver, "document.querySelector('#complete-out').dataset.state === 'done'")
         info = driver.find_element("id", "complete-info").text

@@ -15,6 +15,7 @@ export function request(prefix, model) {
   if (number("top-p") !== undefined) body.top_p = Number(number("top-p"));
   if (number("seed")) body.seed = Number(number("seed"));
   if (number("stop")) body.stop = unescape(number("stop"));
+  if ($(`#${prefix}-ignore-eos`)?.checked) body.ignore_eos = true;
   return body;
 }
 
