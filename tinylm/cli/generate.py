@@ -220,7 +220,7 @@ def _unmasking(
                 "which adds one token at a time."
             )
         return None
-    unmask = UnmaskConfig(block, steps, remasking or REMASKING[0])
+    unmask = UnmaskConfig(block, steps, remasking or UnmaskConfig.remasking)
     try:
         length, per_block = unmask.resolve(model.block_size)
     except ValueError as e:
