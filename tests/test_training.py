@@ -195,7 +195,8 @@ def test_help_shows_the_defaults_the_configs_own() -> None:
     cfg, masking = TrainConfig(max_steps=1), MaskingConfig()
     for option, value in [
         ("--lr", cfg.lr), ("--muon-lr", cfg.muon_lr), ("--warmup", cfg.warmup),
-        ("--eval-every", cfg.eval_every), ("--seed", cfg.seed), ("--mask-rate", masking.rate),
+        ("--eval-every", cfg.eval_every), ("--eval-seconds", cfg.eval_seconds),
+        ("--seed", cfg.seed), ("--mask-rate", masking.rate),
         ("--grad-accum", cfg.grad_accum), ("--optimizer", cfg.optimizer),
     ]:  # fmt: skip
         after = text.split(f" {option} ", 1)[1]

@@ -214,8 +214,8 @@ def _config_option(
     "eval_seconds",
     "With a time budget (--time or the default), also evaluate every this many seconds (0: by "
     f"steps only); these evals take at most {EVAL_SHARE:.0%} of the time, which they count "
-    "against. A --max-steps or --max-tokens budget alone evaluates by steps only, so the same "
-    "command repeats the same evals and best/.",
+    "against. A budget of steps or tokens alone evaluates by steps only, so the same command "
+    "repeats the same evals and best/.",
 )
 @click.option(
     "--save-every", type=_count(TRAIN_BOUNDS["save_every"]), help="Also save last/ every N steps."

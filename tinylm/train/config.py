@@ -90,9 +90,9 @@ class TrainConfig:
     max_steps: int | None = None
     max_tokens: int | None = None
     eval_every: int = 250
-    # With a time budget, also evaluate every this many seconds: 6 val points in the default 2
-    # minutes at ~3 % of the time (bench/memory_bench.py). Budgets of steps or tokens alone
-    # evaluate by steps only, so the same command keeps the same evaluations and best/.
+    # With a time budget, also evaluate every this many seconds: 7 val points in the default 2
+    # minutes (one at step 250) at ~2 % of the time (bench/memory_bench.py). Budgets of steps or
+    # tokens alone evaluate by steps only, so the same command keeps the same evals and best/.
     eval_seconds: float = 20.0
     log_every: int = 10
     eval_windows: int = 256
