@@ -252,6 +252,14 @@ class Transformer(nn.Module):
         """Where the weights are: inputs go there."""
         return self.tok_emb.weight.device
 
+    def set_dropout(self, p: float) -> None:
+        """Change every dropout rate in place (training raises it as data repeats)."""
+        for m in self.modules():
+            if isinstance(m, nn.Dropout):
+                m.p = p
+            elif isinstance(m, Attention):
+                m.dropout = p
+
     def num_params(self) -> int:
         """Parameters, the tied head counted once."""
         return sum(p.numel() for p in self.parameters())

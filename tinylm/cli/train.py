@@ -30,6 +30,7 @@ from tinylm.train.config import (
     MASKING_BOUNDS,
     OBJECTIVES,
     OPTIMIZERS,
+    REPEAT_EPOCHS,
     SHAPE_BOUNDS,
     SIZES,
     TRAIN_BOUNDS,
@@ -179,6 +180,14 @@ def _config_option(
 @_config_option("--muon-lr", TrainConfig, "muon_lr", "Muon learning rate.")
 @_config_option("--warmup", TrainConfig, "warmup", "Warmup steps.")
 @_config_option("--weight-decay", TrainConfig, "weight_decay", None)
+@_config_option(
+    "--repeat-dropout",
+    TrainConfig,
+    "repeat_dropout",
+    f"Causal: dropout reached as the train split repeats (rising from {REPEAT_EPOCHS[0]:g} to "
+    f"{REPEAT_EPOCHS[1]:g} epochs), against "
+    "overfitting a small corpus on long runs; 0 turns it off.",
+)
 @_config_option(
     "--mask-rate", MaskingConfig, "rate", "Masked objective: share of tokens hidden in training."
 )

@@ -15,7 +15,8 @@ from tinylm.train.setup import check_data_exists, parse_duration
 SHAPE_OPTIONS = ("n_layer", "n_head", "d_model", "block_size", "dropout")
 # options named after the TrainConfig fields they set
 TRAIN_OPTIONS = (
-    "grad_accum", "optimizer", "lr", "muon_lr", "weight_decay", "warmup", "eval_every",
+    "grad_accum", "optimizer", "lr", "muon_lr", "weight_decay", "repeat_dropout", "warmup",
+    "eval_every",
     "eval_seconds", "save_every", "seed",
 )  # fmt: skip
 # options a resumed run may change (with its budget): how often it evaluates and saves

@@ -27,6 +27,9 @@ EVAL_SHARE = 0.05
 OBJECTIVES = ("causal", "masked", "diffusion")  # what `tinylm train` trains (model.OBJECTIVES)
 DEFAULT_OBJECTIVE = "causal"
 DROPOUT = 0.0  # runs are short: dropout would only slow learning
+# a causal model's dropout rises to repeat_dropout between these epochs of its train split
+# (tinylm/train/repeat.py; bench/long_run_bench.py measured the rate and the epochs)
+REPEAT_EPOCHS = (4.0, 12.0)
 # the ranges of the shape options; ModelConfig checks its own again (it is also read from files)
 SHAPE_BOUNDS = {
     **{name: Bounds(1) for name in ("n_layer", "n_head", "d_model", "block_size")},
@@ -43,6 +46,7 @@ TRAIN_BOUNDS = {  # the budget and save_every may be unset (None)
     "lr": Bounds(0.0, low_open=True),
     "muon_lr": Bounds(0.0, low_open=True),
     "weight_decay": Bounds(0.0),
+    "repeat_dropout": Bounds(0.0, 1.0, high_open=True),
     "warmup": Bounds(0),
     "lr_final": Bounds(0.0, 1.0),
     "time_limit": Bounds(0.0, low_open=True),
@@ -83,6 +87,8 @@ class TrainConfig:
     lr: float = 3e-3  # AdamW: embeddings and gains (and everything when optimizer="adamw")
     muon_lr: float = 0.02
     weight_decay: float = 0.0
+    # causal: dropout reached as the train split repeats (REPEAT_EPOCHS); 0 keeps the model's
+    repeat_dropout: float = 0.0
     warmup: int = 50
     lr_final: float = 0.1  # the schedule ends at this fraction of the peak learning rate
     grad_clip: float = 1.0

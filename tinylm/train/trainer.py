@@ -19,11 +19,12 @@ from tinylm.device import Runtime
 from tinylm.errors import TinylmError, first_line
 from tinylm.metrics import mask_tokens
 from tinylm.model import Transformer
-from tinylm.train.config import EVAL_SHARE, TrainConfig
+from tinylm.train.config import EVAL_SHARE, REPEAT_EPOCHS, TrainConfig
 from tinylm.train.heap import steady_heap
 from tinylm.train.objectives import causal_loss, diffusion_loss, masked_loss
 from tinylm.train.optim import build_optimizers, lr_factor
 from tinylm.train.progress import Progress, gen_state, set_gen_state
+from tinylm.train.repeat import repeat_dropout
 from tinylm.train.setup import check_fits
 from tinylm.validate import evaluate
 
@@ -69,6 +70,7 @@ class Trainer:
         self.val = fixed_windows(data.val, self.window, cfg.eval_windows)
         self.progress = Progress(next_eval=cfg.eval_seconds)
         self.evaluated_at = -1  # the step of the last evaluation
+        self.dropout = self.mcfg.dropout  # the rate in force (_follow_repeats)
         self.clock: Callable[[], float] = time.perf_counter  # seconds; tests drive their own
 
     # -- state -------------------------------------------------------------------------------
@@ -167,8 +169,19 @@ class Trainer:
             loss, _ = masked_loss(self.net, inputs, labels)
             return loss, batch.numel()
 
+    def _follow_repeats(self) -> None:
+        """A causal model's dropout rises as its train split repeats (tinylm/train/repeat.py)."""
+        if not (self.mcfg.causal and self.cfg.repeat_dropout):
+            return
+        epochs = self.progress.tokens / (len(self.train_data) * self.world)
+        rate = repeat_dropout(epochs, self.mcfg.dropout, self.cfg.repeat_dropout, *REPEAT_EPOCHS)
+        if rate != self.dropout:
+            self.model.set_dropout(rate)
+            self.dropout = rate
+
     def train_step(self, lr_scale: float) -> float:
         cfg = self.cfg
+        self._follow_repeats()
         self.opt.set_lr_factor(lr_scale)
         total = 0.0
         for _ in range(cfg.grad_accum):
