@@ -17,8 +17,9 @@ causal: val nats/char after the budget (goal <= 1.45 at 180 s) and the training 
 masked: tinylm's masked recipe (30 % masking); top-1 at fixed 15 % val masks (goal 70 %).
         "smear" is causal-only and skipped here.
 
-Time: each run takes the budget plus its evaluations (causal: about 0.5 s every 1.5 s until
-1.886 is reached); default 11 causal + 10 masked variants x 2 seeds x 180 s.
+Time: each run takes the budget plus its evaluations (causal: a full-val pass every 1.5 s until
+1.886 is reached, 90 s at most); default 11 causal + 10 masked variants x 2 seeds x 180 s, so
+the hours above are 42 x 180 s of training plus an estimate of the evaluations.
 """
 
 from __future__ import annotations
