@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from tinylm.infer.scoring import blank_accuracy, blanks
 from tinylm.metrics import IGNORE
 from tinylm.model import ModelConfig, Transformer
 from tinylm.train.config import BATCH_SIZES, SIZES, MaskingConfig, TrainConfig
-from tinylm.train.objectives import masked_loss
+from tinylm.train.objectives import causal_loss, masked_loss
 from tinylm.train.trainer import Trainer
 from tinylm.validate import evaluate
 
@@ -77,6 +78,29 @@ class VariantTrainer(Trainer):
         return loss, batch.numel()
 
 
+class CausalFirst(Trainer):
+    """A bidirectional model trained first as a causal one (attention flag off, next-token loss:
+    every position teaches), then as a masked one for the rest of the time: the adaptation of
+    an autoregressive model into a masked or diffusion one (DiffuLLaMA, Dream), inside one run."""
+
+    share = 0.5  # of the training time spent causal
+    started: float | None = None
+
+    def _loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, int]:
+        if self.started is None:
+            self.started = time.perf_counter()
+        causal = time.perf_counter() - self.started < self.share * self.cfg.time_limit
+        for block in self.model.blocks:
+            block.attn.causal = causal
+        if causal:
+            return causal_loss(self.net, batch), batch[:, 1:].numel()
+        return super()._loss(batch)
+
+
+def causal_first(share: float) -> type[Trainer]:
+    return type(f"CausalFirst{share:g}", (CausalFirst,), {"share": share})
+
+
 class HeadTransformer(Transformer):
     """tinylm's model with BERT's masked-LM head transform (dense, GELU, LayerNorm) before the
     tied head, as transformers' EsmForMaskedLM has it (issue 13 asked whether to adopt it)."""
@@ -111,6 +135,9 @@ VARIANTS = {
     "masked-30-head": ("masked", MaskingConfig(rate=0.3), "tiny", HEAD),
     "masked-40-head": ("masked", MaskingConfig(rate=0.4), "tiny", HEAD),
     "diffusion-head": ("diffusion", None, "tiny", HEAD),
+    # a causal warm start for half or 70 % of the time, then masked (30 %)
+    "causal-then-masked-50": ("masked", MaskingConfig(rate=0.3), "tiny", {}, {}, causal_first(0.5)),
+    "causal-then-masked-70": ("masked", MaskingConfig(rate=0.3), "tiny", {}, {}, causal_first(0.7)),
     # learning rates 1.5 and 2 times the default for both optimizers
     "masked-30-lr1.5": (
         "masked",
@@ -142,7 +169,7 @@ def run_variant(name: str, data: TokenData, budget: float, seed: int) -> tuple[f
     tinylm's validation figures (for a bidirectional model: CE and top-1 at fixed 15 % masks,
     much less noisy than 200 blanks), with the steps it trained."""
     objective, masking, size, *rest = VARIANTS[name]
-    build = rest[0] if rest else Transformer
+    build = rest[0] if rest and rest[0] else Transformer
     train_fields = rest[1] if len(rest) > 1 else {}
     cfg = ModelConfig(vocab_size=data.vocab_size, objective=objective, dropout=0.0, **SIZES[size])
     tcfg = TrainConfig(batch_size=BATCH_SIZES[size], time_limit=budget, seed=seed, **train_fields)
@@ -151,6 +178,8 @@ def run_variant(name: str, data: TokenData, budget: float, seed: int) -> tuple[f
     trainer_cls = Trainer
     if callable(masking):
         trainer_cls = type(f"Trainer_{name}", (VariantTrainer,), {"masking": staticmethod(masking)})
+    if len(rest) > 2:
+        trainer_cls = rest[2]
     run = timed_run(
         cfg, tcfg, data, budget, [], lambda m: 0.0, seed=seed, build=build, trainer=trainer_cls
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import TINY_TRAIN, run_cli
 from test_training import _losses, _trainer
 
@@ -69,3 +71,24 @@ def test_the_option_is_checked_and_recorded(tmp_path: Path, token_dir: Path) -> 
     ok = run_cli("train", str(token_dir), *args)
     assert ok.exit_code == 0, ok.output
     assert '"repeat_dropout": 0.25' in (out / "run.json").read_text()
+    assert "dropout 0, rising to 0.25 as the data repeats (6 to 14 epochs)" in ok.output
+    steps = [e for e in _events(out) if e["event"] == "step"]
+    assert steps and all(e["dropout"] == 0.0 for e in steps)  # 2 steps: far from 6 epochs
+
+
+def _events(out: Path) -> list[dict]:
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_before_the_ramp_starts_training_is_exactly_as_without_it(
+    tmp_path: Path, token_dir: Path
+) -> None:
+    # a short run never reaches REPEAT_EPOCHS[0]: the default changes nothing there
+    on = _trainer(token_dir, tmp_path / "on", "causal", repeat_dropout=0.2)
+    off = _trainer(token_dir, tmp_path / "off", "causal", repeat_dropout=0.0)
+    assert on.cfg.repeat_dropout != off.cfg.repeat_dropout
+    for trainer in (on, off):
+        torch.manual_seed(1)  # the model's own dropout (0.1) draws from it
+        trainer.run()
+    assert _losses(tmp_path / "on") == _losses(tmp_path / "off")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 from rich.console import Console
 
-from tinylm.train.config import TrainConfig
+from tinylm.train.config import REPEAT_EPOCHS, TrainConfig
 from tinylm.train.trainer import Trainer
 
 if TYPE_CHECKING:  # train_run imports this module
@@ -44,7 +44,7 @@ def banner(s: Session, trainer: Trainer, resumed: bool) -> None:
         f"data {data.root}: {len(data.train):,} train / {len(data.val):,} val tokens, "
         f"{data.meta['tokenizer']['kind']} vocab {data.vocab_size:,}\n"
         f"{per_step:,} tokens/step (batch {cfg.batch_size}), optimizer {opt}; budget {budget}; "
-        f"{_eval_schedule(cfg)}\n"
+        f"{_eval_schedule(cfg)}{_dropout(m.causal, m.dropout, cfg)}\n"
         f"run directory {trainer.out}",
         soft_wrap=True,
     )
@@ -54,6 +54,17 @@ def _eval_schedule(cfg: TrainConfig) -> str:
     """'eval every 250 steps or 20 s': the seconds only where the budget has a time limit."""
     timed = cfg.time_limit and cfg.eval_seconds
     return f"eval every {cfg.eval_every} steps" + (f" or {cfg.eval_seconds:g} s" if timed else "")
+
+
+def _dropout(causal: bool, base: float, cfg: TrainConfig) -> str:
+    """'; dropout 0, rising to 0.2 as the data repeats (6 to 14 epochs)' for a causal run."""
+    if not (causal and cfg.repeat_dropout > base):
+        return f"; dropout {base:g}" if base else ""
+    start, end = REPEAT_EPOCHS
+    return (
+        f"; dropout {base:g}, rising to {cfg.repeat_dropout:g} as the data repeats "
+        f"({start:g} to {end:g} epochs)"
+    )
 
 
 def show_sample(console: Console, trainer: Trainer) -> None:

@@ -289,5 +289,6 @@ class Trainer:
                 "elapsed": round(p.elapsed, 3),
                 "step_seconds": round(seconds, 5),
                 "fraction": round(min(self.fraction_done(), 1.0), 5),
+                "dropout": self.dropout,
             }
         )
