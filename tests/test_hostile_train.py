@@ -136,8 +136,9 @@ FIXED = {
     "DATA": "tok", "--objective": "masked", "--size": "small", "--n-layer": "2",
     "--n-head": "2", "--d-model": "32", "--block-size": "8", "--dropout": "0.1",
     "--batch-size": "8", "--grad-accum": "2", "--optimizer": "adamw", "--lr": "0.01",
-    "--muon-lr": "0.01", "--warmup": "5", "--weight-decay": "0.1", "--mask-rate": "0.2",
-    "--mask-replace": "1,0,0", "--seed": "7", "--kind": "byte", "--vocab-size": "300",
+    "--muon-lr": "0.01", "--warmup": "5", "--weight-decay": "0.1", "--repeat-dropout": "0.3",
+    "--mask-rate": "0.2", "--mask-replace": "1,0,0", "--seed": "7", "--kind": "byte",
+    "--vocab-size": "300",
     "--out": "elsewhere", "--force": "", "--init-from": "run", "--errors": "replace",
 }  # fmt: skip
 
