@@ -22,9 +22,11 @@ from tinylm.serve.app import STATIC, create_app
 from tinylm.serve.guard import LOOPBACK_NAMES
 from tinylm.serve.limits import Limits
 from tinylm.serve.registry import Registry, load_models
+from tinylm.serve.worker import Worker
 
 FAMILIES = ("causal", "masked", "diffusion")
 FILL = {"model": "masked", "inputs": "Fir[MASK]t"}
+GATE_S = 60.0  # the longest a held worker waits: a failing test ends, it never hangs
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +46,25 @@ def client(registry: Registry) -> Iterator[TestClient]:
         yield c
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> None:
+def wait_until(check: Callable[[], bool], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
+
+
+@contextmanager
+def held(worker: Worker) -> Iterator[threading.Event]:
+    """Hold the worker on a task until the yielded gate is set. The block starts only once the
+    worker runs that task (else it would count among the waiting), and the gate opens however
+    the block ends: a failed check must not leave requests stuck behind it."""
+    running, gate = threading.Event(), threading.Event()
+    worker.submit(lambda: running.set() or gate.wait(GATE_S))
+    assert running.wait(GATE_S), "the worker never took the task"
+    try:
+        yield gate
+    finally:
+        gate.set()
 
 
 def sse(client: TestClient, body: dict) -> list[str]:
@@ -120,16 +136,15 @@ def test_concurrent_fill_masks_share_one_forward(client: TestClient) -> None:
     worker = client.app.state.tinylm.worker
     texts = ["Fir[MASK]t", "Sp[MASK]ak", "[MASK]itiz", "Speak, [MASK]peak.", "Al[MASK]:"]
     alone = [client.post("/v1/fill-mask", json={**FILL, "inputs": t}).json() for t in texts]
-    gate = threading.Event()
-    worker.submit(gate.wait)  # hold the worker so that the requests wait together
     before = dict(worker.status())
-    with ThreadPoolExecutor(len(texts)) as pool:
+    # hold the worker so that the requests wait together
+    with ThreadPoolExecutor(len(texts)) as pool, held(worker) as gate:
         pending = [
             pool.submit(client.post, "/v1/fill-mask", json={**FILL, "inputs": t}) for t in texts
         ]
         wait_until(lambda: worker.status()["waiting"] == len(texts))
         gate.set()
-        together = [f.result(timeout=10).json() for f in pending]
+        together = [f.result(timeout=GATE_S).json() for f in pending]
     after = worker.status()
     # one group (of three lengths: three forwards) for the five requests
     assert after["groups"] - before.get("groups", 0) == 1
@@ -142,9 +157,8 @@ def test_concurrent_fill_masks_share_one_forward(client: TestClient) -> None:
 def test_a_full_queue_is_a_503_at_once(registry: Registry) -> None:
     with served(registry, limits=Limits(max_queue=2)) as c:
         worker = c.app.state.tinylm.worker
-        gate = threading.Event()
-        worker.submit(gate.wait)  # running: one place of two
-        with ThreadPoolExecutor(1) as pool:
+        # the held task runs: one place of two
+        with ThreadPoolExecutor(1) as pool, held(worker) as gate:
             waiting = pool.submit(c.post, "/v1/fill-mask", json=FILL)  # the second place
             wait_until(lambda: worker.status()["waiting"] == 1)
             stream = {"model": "causal", "stream": True}
@@ -155,7 +169,7 @@ def test_a_full_queue_is_a_503_at_once(registry: Registry) -> None:
                 assert r.status_code == 503 and time.perf_counter() - started < 5.0
                 assert "busy" in r.json()["error"]["message"] and r.headers["retry-after"] == "1"
             gate.set()
-            assert waiting.result(timeout=10).status_code == 200
+            assert waiting.result(timeout=GATE_S).status_code == 200
         assert c.post("/v1/fill-mask", json=FILL).status_code == 200
         assert worker.status()["admitted"] == 0
 
