@@ -31,7 +31,7 @@ from tinylm.infer.scoring import blank_accuracy, blanks
 from tinylm.metrics import IGNORE
 from tinylm.model import ModelConfig, Transformer
 from tinylm.train.config import BATCH_SIZES, SIZES, MaskingConfig, TrainConfig
-from tinylm.train.objectives import causal_loss, masked_loss
+from tinylm.train.objectives import Task, causal_task, labelled_task
 from tinylm.train.trainer import Trainer
 from tinylm.validate import evaluate
 
@@ -72,10 +72,9 @@ class VariantTrainer(Trainer):
 
     masking = None
 
-    def _loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, int]:
+    def _task(self, batch: torch.Tensor) -> tuple[Task, int]:
         inputs, labels = type(self).masking(batch, self.mask_gen)
-        loss, _ = masked_loss(self.net, inputs, labels)
-        return loss, batch.numel()
+        return labelled_task(inputs, labels), batch.numel()
 
 
 class CausalFirst(Trainer):
@@ -86,15 +85,15 @@ class CausalFirst(Trainer):
     share = 0.5  # of the training time spent causal
     started: float | None = None
 
-    def _loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, int]:
+    def _task(self, batch: torch.Tensor) -> tuple[Task, int]:
         if self.started is None:
             self.started = time.perf_counter()
         causal = time.perf_counter() - self.started < self.share * self.cfg.time_limit
         for block in self.model.blocks:
             block.attn.causal = causal
         if causal:
-            return causal_loss(self.net, batch), batch[:, 1:].numel()
-        return super()._loss(batch)
+            return causal_task(batch), batch[:, 1:].numel()
+        return super()._task(batch)
 
 
 def causal_first(share: float) -> type[Trainer]:

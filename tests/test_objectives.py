@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -12,7 +14,7 @@ from tinylm.metrics import IGNORE, fixed_masks, mask_tokens
 from tinylm.model import ModelConfig, Transformer
 from tinylm.train.config import MaskingConfig
 from tinylm.train.objectives import causal_loss, masked_loss
-from tinylm.train.optim import build_optimizers, lr_factor, newton_schulz
+from tinylm.train.optim import AdamW, build_optimizers, lr_factor, newton_schulz
 
 
 def _ids(shape=(64, 128), seed=0) -> torch.Tensor:
@@ -84,7 +86,7 @@ def test_loss_drops_on_a_repeated_batch(objective: str, optimizer: str) -> None:
         return (
             causal_loss(model, batch)
             if objective == "causal"
-            else masked_loss(model, inputs, labels)[0]
+            else masked_loss(model, inputs, labels)
         )
 
     first = loss().item()
@@ -113,3 +115,54 @@ def test_lr_schedule() -> None:
     assert lr_factor(50, 0.5, warmup=10) == pytest.approx(0.55)
     assert lr_factor(50, 1.0, warmup=10) == pytest.approx(0.1)
     assert lr_factor(50, 7.0, warmup=10) == pytest.approx(0.1)
+
+
+def _adamw_pair(fused: bool) -> tuple[list, torch.optim.AdamW, AdamW]:
+    g = torch.Generator().manual_seed(0)
+    ref = [torch.nn.Parameter(torch.randn(6, 4, generator=g)) for _ in range(2)]
+    ours = [torch.nn.Parameter(p.detach().clone()) for p in ref]
+    kw = dict(lr=1e-2, betas=(0.9, 0.95), weight_decay=0.1)
+    groups = [{"params": ref[:1]}, {"params": ref[1:], "weight_decay": 0.0}]
+    mine = [{"params": ours[:1]}, {"params": ours[1:], "weight_decay": 0.0}]
+    return [ref, ours], torch.optim.AdamW(groups, fused=fused, **kw), AdamW(mine, fused=fused, **kw)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_adamw_steps_as_torch_adamw_and_takes_its_saved_state(fused: bool) -> None:
+    (ref, ours), torch_opt, opt = _adamw_pair(fused)
+    g = torch.Generator().manual_seed(1)
+    for step in range(6):
+        if step == 3:  # continue from torch's saved state, as an older checkpoint would
+            opt.load_state_dict(torch_opt.state_dict())
+            assert opt.state_dict()["param_groups"][1]["weight_decay"] == 0.0
+        for a, b in zip(ref, ours, strict=True):
+            a.grad = torch.randn(a.shape, generator=g)
+            b.grad = a.grad.clone()
+        torch_opt.step()
+        opt.step()
+        for a, b in zip(ref, ours, strict=True):
+            assert torch.allclose(a, b, atol=1e-6), step
+    saved = opt.state_dict()
+    assert sorted(saved["state"][0]) == ["exp_avg", "exp_avg_sq", "step"]
+    assert saved["state"][0]["step"].item() == 6
+
+
+def test_a_mismatched_optimizer_state_is_refused() -> None:
+    (_, ours), _, opt = _adamw_pair(False)
+    other = AdamW([torch.nn.Parameter(torch.zeros(3))], lr=1e-2)
+    with pytest.raises(ValueError, match="does not match"):
+        opt.load_state_dict(other.state_dict())
+
+
+def test_building_the_optimizers_leaves_the_compiler_unimported() -> None:
+    # torch.optim.Optimizer imports torch._dynamo (~75 MB resident) when built: a fresh process
+    code = (
+        "import sys; from tinylm.train.optim import build_optimizers\n"
+        "from tinylm.model import ModelConfig, Transformer\n"
+        "m = Transformer(ModelConfig(40, 16, 1, 2, 16, objective='causal', dropout=0.0))\n"
+        "opt = build_optimizers(m, 'muon', 1e-3, 0.02, 0.0, True)\n"
+        "m(__import__('torch').zeros(1, 4, dtype=__import__('torch').long)).sum().backward()\n"
+        "opt.step(); print('torch._dynamo' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -19,7 +19,7 @@ import math
 import torch
 
 from tinylm.data.vocab import MASK_ID, N_SPECIAL
-from tinylm.metrics import next_token_nll
+from tinylm.head_loss import head_token_nll
 from tinylm.model import Transformer
 
 EPS = 1e-3  # smallest rate drawn: 1 / t stays bounded, at a truncation bias of order EPS
@@ -45,9 +45,9 @@ def masked_row_nll(
     model: Transformer, inputs: torch.Tensor, chosen: torch.Tensor, targets: torch.Tensor
 ) -> torch.Tensor:
     """Σ over the chosen positions of each row of −log p(target), specials never predicted: (B,)."""
-    logits = model(inputs, select=chosen).float()  # (N, V): the head runs only where it is needed
-    logits[:, :N_SPECIAL] = float("-inf")  # MDLM's "SUBS": [MASK] and the specials are not text
-    nll = next_token_nll(logits, targets[chosen], reduction="none")
+    h = model(inputs, select=chosen, logits=False)  # the head only where it is needed
+    # MDLM's "SUBS": [MASK] and the specials are not text, never predicted
+    nll = head_token_nll(h, model.head.weight, targets[chosen], banned=N_SPECIAL)
     rows = chosen.nonzero()[:, 0]
     return torch.zeros(inputs.size(0), device=nll.device).index_add(0, rows, nll)
 

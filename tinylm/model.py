@@ -287,9 +287,12 @@ class Transformer(nn.Module):
         idx: torch.Tensor,
         select: torch.Tensor | None = None,
         cache: KVCache | None = None,
+        logits: bool = True,
     ) -> torch.Tensor:
-        """Logits (B, T, V); with a boolean `select` (B, T), only those positions: (N, V)."""
+        """Logits (B, T, V); with a boolean `select` (B, T), only those positions: (N, V).
+        With `logits` False, the final hidden states there instead: a loss that applies the head
+        itself (a slice at a time) never holds all the logits at once."""
         h = self.hidden(idx, cache)
         if select is not None:
             h = h[select]  # the head is most of the cost at a large vocabulary
-        return self.head(h)
+        return self.head(h) if logits else h

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from tinylm.elbo import nelbo_draws
+from tinylm.head_loss import head_token_nll
 from tinylm.metrics import IGNORE, bits_per_byte, fixed_masks, next_token_nll, perplexity
 from tinylm.model import Transformer
 
@@ -73,10 +74,10 @@ def _causal_sums(
     loss_sum, count = 0.0, 0
     for batch in windows.split(EVAL_BATCH):
         batch = batch.to(runtime.device)
-        with runtime.autocast():
-            logits = model(batch[:, :-1])
         target = batch[:, 1:]
-        loss_sum += next_token_nll(logits, target, reduction="sum").item()
+        with runtime.autocast():
+            h = model(batch[:, :-1], logits=False)  # the head a slice at a time: less memory
+            loss_sum += head_token_nll(h, model.head.weight, target).sum().item()
         count += target.numel()
     return loss_sum, count, 0
 

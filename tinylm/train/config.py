@@ -18,6 +18,10 @@ SIZES: dict[str, dict] = {
 DEFAULT_SIZE = "tiny"
 # windows per step for each preset: enough tokens per step for Muon (>= ~16 x width), few seconds
 BATCH_SIZES = {"tiny": 64, "small": 32, "base": 32}
+# On a CPU a step's batch runs as slices of about this many tokens, one forward and backward
+# each: the activations alive at once shrink with the slice (peak RSS of the default run:
+# bench/memory_bench.py) and a CPU's matmuls are no slower at 1024 rows. Same loss and gradients.
+CPU_SLICE_TOKENS = 1024
 OPTIMIZERS = ("muon", "adamw")  # muon: Muon for block matrices + AdamW for the rest
 DEFAULT_TIME = 120.0  # seconds: `tinylm train` with no budget finishes in about two minutes
 # evaluations spaced by time take at most this share of the wall clock: the next one waits at

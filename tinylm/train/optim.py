@@ -11,6 +11,7 @@ from collections import defaultdict
 
 import torch
 from torch import nn
+from torch.optim.adamw import adamw as adamw_step  # the functional step: no torch._dynamo
 
 # Quintic Newton-Schulz coefficients published with Muon: they push singular values towards 1 fast.
 _NS_COEFFS = (3.4445, -4.7750, 2.0315)
@@ -30,16 +31,129 @@ def newton_schulz(g: torch.Tensor, steps: int = 5) -> torch.Tensor:
     return x.mT if tall else x
 
 
-class Muon(torch.optim.Optimizer):
+class ParamOptimizer:
+    """What tinylm's optimizers share: parameter groups, per-parameter state, and a state dict
+    in torch.optim's layout (checkpoints written by torch.optim.AdamW load unchanged).
+
+    Not a torch.optim.Optimizer: building one of those imports torch._dynamo (its methods are
+    wrapped to keep the compiler out), about 75 MB of resident memory a training run never uses.
+    """
+
+    def __init__(self, params: list, defaults: dict) -> None:
+        groups = params if params and isinstance(params[0], dict) else [{"params": params}]
+        self.param_groups = [{**defaults, **g, "params": list(g["params"])} for g in groups]
+        self.state: dict[torch.Tensor, dict] = defaultdict(dict)
+
+    def zero_grad(self) -> None:
+        """Drop the gradients (None, not zeros: the next backward writes them fresh)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+
+    def state_dict(self) -> dict:
+        """{"state": {index: {name: tensor}}, "param_groups": [{hyperparameters, "params":
+        [index]}]}, parameters numbered in group order, as torch.optim numbers them."""
+        index = {id(p): i for i, p in enumerate(self._params())}
+        groups = [
+            {
+                **{k: v for k, v in g.items() if k != "params"},
+                "params": [index[id(p)] for p in g["params"]],
+            }
+            for g in self.param_groups
+        ]
+        state = {index[id(p)]: dict(s) for p, s in self.state.items() if s}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, saved: dict) -> None:
+        """Take a state_dict() of an optimizer over parameters of the same groups and sizes."""
+        groups = saved["param_groups"]
+        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.param_groups]:
+            raise ValueError("optimizer state does not match this optimizer's parameters")
+        by_index = {
+            i: p
+            for g, mine in zip(groups, self.param_groups, strict=True)
+            for i, p in zip(g["params"], mine["params"], strict=True)
+        }
+        for g, mine in zip(groups, self.param_groups, strict=True):
+            mine.update({k: v for k, v in g.items() if k != "params"})
+        self.state = defaultdict(dict)
+        for i, s in saved["state"].items():
+            p = by_index[int(i)]
+            self.state[p] = {k: self._placed(k, v, p) for k, v in s.items()}
+
+    @staticmethod
+    def _placed(key: str, value: object, p: torch.Tensor) -> object:
+        """A saved state value, copied (never shared with the saver) to its parameter's device;
+        moments in its dtype, steps float32."""
+        if not isinstance(value, torch.Tensor):
+            return value
+        if key == "step":
+            return value.to(device=p.device, dtype=torch.float32, copy=True)
+        return value.to(device=p.device, dtype=p.dtype, copy=True)
+
+    def _params(self) -> list[torch.Tensor]:
+        return [p for g in self.param_groups for p in g["params"]]
+
+
+class AdamW(ParamOptimizer):
+    """AdamW through torch's functional step (fused kernels on CPU and CUDA when asked)."""
+
+    def __init__(
+        self,
+        params: list,
+        lr: float,
+        betas: tuple[float, float] = (0.9, 0.95),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        fused: bool = False,
+    ) -> None:
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
+        super().__init__(params, defaults)
+        self.fused = fused
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            for p in params:
+                state = self.state[p]
+                if not state:
+                    state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            states = [self.state[p] for p in params]
+            beta1, beta2 = group["betas"]
+            adamw_step(
+                params,
+                [p.grad for p in params],
+                [s["exp_avg"] for s in states],
+                [s["exp_avg_sq"] for s in states],
+                [],
+                [s["step"] for s in states],
+                foreach=None if self.fused else True,
+                fused=self.fused or None,
+                lr=group["lr"],
+                beta1=beta1,
+                beta2=beta2,
+                weight_decay=group["weight_decay"],
+                eps=group["eps"],
+                amsgrad=False,
+                maximize=False,
+            )
+
+
+class Muon(ParamOptimizer):
     """Muon for 2-D weights; same-shaped matrices are orthogonalised in one batched matmul."""
 
     def __init__(
-        self, params, lr: float, momentum: float = 0.95, weight_decay: float = 0.0
+        self, params: list, lr: float, momentum: float = 0.95, weight_decay: float = 0.0
     ) -> None:
         super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
 
     @torch.no_grad()
-    def step(self, closure=None):  # noqa: ANN001 - torch's signature
+    def step(self) -> None:
         for group in self.param_groups:
             lr, beta, wd = group["lr"], group["momentum"], group["weight_decay"]
             by_shape: dict[torch.Size, list[tuple[torch.Tensor, torch.Tensor]]] = defaultdict(list)
@@ -64,7 +178,7 @@ class Muon(torch.optim.Optimizer):
 class Optimizers:
     """Several optimizers stepped as one; each group remembers its base learning rate."""
 
-    def __init__(self, optimizers: list[torch.optim.Optimizer]) -> None:
+    def __init__(self, optimizers: list[ParamOptimizer]) -> None:
         self.optimizers = optimizers
         for opt in optimizers:
             for group in opt.param_groups:
@@ -81,7 +195,7 @@ class Optimizers:
 
     def zero_grad(self) -> None:
         for opt in self.optimizers:
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
 
     def state_dict(self) -> dict:
         return {str(i): opt.state_dict() for i, opt in enumerate(self.optimizers)}
@@ -114,9 +228,7 @@ def build_optimizers(
         {"params": [p for p in rest if id(p) in decay_ids], "weight_decay": weight_decay},
         {"params": [p for p in rest if id(p) not in decay_ids], "weight_decay": 0.0},
     ]
-    adamw = torch.optim.AdamW(
-        [g for g in groups if g["params"]], lr=lr, betas=(0.9, 0.95), fused=fused or None
-    )
+    adamw = AdamW([g for g in groups if g["params"]], lr=lr, betas=(0.9, 0.95), fused=fused)
     if kind == "muon":
         return Optimizers([adamw, Muon(matrices, lr=muon_lr, weight_decay=weight_decay)])
     return Optimizers([adamw])

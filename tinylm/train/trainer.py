@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -17,11 +18,10 @@ from tinylm.checkpoint import save_checkpoint, unwrap
 from tinylm.data.tokens import TokenData, fixed_windows, random_windows, shard
 from tinylm.device import Runtime
 from tinylm.errors import TinylmError, first_line
-from tinylm.metrics import mask_tokens
 from tinylm.model import Transformer
-from tinylm.train.config import EVAL_SHARE, REPEAT_EPOCHS, TrainConfig
+from tinylm.train.config import CPU_SLICE_TOKENS, EVAL_SHARE, REPEAT_EPOCHS, TrainConfig
 from tinylm.train.heap import steady_heap
-from tinylm.train.objectives import causal_loss, diffusion_loss, masked_loss
+from tinylm.train.objectives import Task, causal_task, diffusion_task, masked_task, task_loss
 from tinylm.train.optim import build_optimizers, lr_factor
 from tinylm.train.progress import Progress, gen_state, set_gen_state
 from tinylm.train.repeat import repeat_dropout
@@ -156,18 +156,22 @@ class Trainer:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return float(t[0]), bool(t[1])
 
-    def _loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, int]:
+    def _task(self, batch: torch.Tensor) -> tuple[Task, int]:
+        """What the objective asks of this batch, and the tokens it counts for."""
         batch = batch.to(self.runtime.device, non_blocking=True)
-        with self.runtime.autocast():
-            if self.mcfg.causal:
-                return causal_loss(self.net, batch), batch[:, 1:].numel()
-            if self.mcfg.objective == "diffusion":
-                return diffusion_loss(self.net, batch, self.mask_gen), batch.numel()
-            inputs, labels = mask_tokens(
-                batch, self.mcfg.vocab_size, self.cfg.masking, self.mask_gen
-            )
-            loss, _ = masked_loss(self.net, inputs, labels)
-            return loss, batch.numel()
+        if self.mcfg.causal:
+            return causal_task(batch), batch[:, 1:].numel()
+        if self.mcfg.objective == "diffusion":
+            return diffusion_task(batch, self.mask_gen), batch.numel()
+        task = masked_task(batch, self.mcfg.vocab_size, self.cfg.masking, self.mask_gen)
+        return task, batch.numel()
+
+    def _slices(self, rows: int) -> list[slice]:
+        """The batch's rows in slices run one at a time (a CPU's memory); elsewhere in one."""
+        if self.runtime.device.type != "cpu":
+            return [slice(0, rows)]
+        size = max(1, CPU_SLICE_TOKENS // self.window)
+        return [slice(i, i + size) for i in range(0, rows, size)]
 
     def _follow_repeats(self) -> None:
         """A causal model's dropout rises as its train split repeats (tinylm/train/repeat.py)."""
@@ -184,12 +188,23 @@ class Trainer:
         self._follow_repeats()
         self.opt.set_lr_factor(lr_scale)
         total = 0.0
-        for _ in range(cfg.grad_accum):
-            batch = random_windows(self.train_data, cfg.batch_size, self.window, self.data_gen)
-            loss, ntok = self._loss(batch)
-            self.scaler.scale(loss / cfg.grad_accum).backward()
+        passes = [
+            (micro, part)
+            for micro in range(cfg.grad_accum)
+            for part in self._slices(cfg.batch_size)
+        ]
+        for micro, part in passes:
+            if part.start == 0:
+                batch = random_windows(self.train_data, cfg.batch_size, self.window, self.data_gen)
+                task, ntok = self._task(batch)
+                self.progress.tokens += ntok * self.world
+            # DDP averages gradients once, after the step's last backward pass
+            last = (micro, part) == passes[-1]
+            with contextlib.nullcontext() if last or self.world == 1 else self.net.no_sync():
+                with self.runtime.autocast():
+                    loss = task_loss(self.model, task.rows(part), self.net)
+                self.scaler.scale(loss / cfg.grad_accum).backward()
             total += loss.item() / cfg.grad_accum
-            self.progress.tokens += ntok * self.world
         if not math.isfinite(total):
             self._diverged(f"the loss became {total} at step {self.progress.step + 1}")
         if cfg.grad_clip:
