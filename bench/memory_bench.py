@@ -8,9 +8,10 @@ Each command runs in a fresh child process (`python -m tinylm ...`) and is measu
 resource usage (os.wait4: peak RSS, minor page faults, user and system CPU time), as
 `/usr/bin/time -v` reports them. The kernel share is system / (user + system) CPU time. The
 train run's metrics.jsonl gives its steps, its evaluations and the share of the wall clock they
-took. The floor lines: importing torch; importing it and building an optimizer (torch.optim
-imports torch._dynamo on first use); and five bare training steps of the default model, batch and
-optimizers with glibc's defaults, nothing else (the autograd working set of the step on top).
+took. The floor lines: importing torch; importing it and building a torch.optim optimizer (which
+imports torch._dynamo: tinylm's own optimizers avoid it); and five bare training steps of the
+default model, batch and optimizers with glibc's defaults, nothing else (the autograd working set
+of the step on top). The train line is the default command as a user runs it, sample included.
 Run it alone (through the lock): two heavy jobs at once change the time figures, not the memory.
 """
 
@@ -28,21 +29,26 @@ from pathlib import Path
 MB = 1_000_000
 FLOORS = {
     "import torch": "import torch",
-    "import torch + an optimizer": (
+    # torch.optim.Optimizer imports torch._dynamo when built; tinylm's own optimizers do not
+    "import torch + torch.optim.AdamW": (
         "import torch; torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])"
     ),
-    # the same model, batch and optimizers with nothing else: 5 bare steps, glibc's defaults
+    # the default model, batch and optimizers with nothing else, glibc's defaults: 5 bare steps,
+    # each batch in the trainer's CPU slices
     "bare steps (tiny, batch 64, vocab 2048)": """
 import torch
 from tinylm.model import Transformer
-from tinylm.train.config import BATCH_SIZES
-from tinylm.train.objectives import causal_loss
+from tinylm.train.config import BATCH_SIZES, CPU_SLICE_TOKENS
+from tinylm.train.objectives import causal_task, task_loss
 from tinylm.train.optim import build_optimizers
 from tinylm.train.setup import build_model_config
 model = Transformer(build_model_config(2048, "causal", "tiny", {}))
 opt = build_optimizers(model, "muon", 3e-3, 0.02, 0.0, True)
+rows = CPU_SLICE_TOKENS // 65
 for _ in range(5):
-    causal_loss(model, torch.randint(0, 2048, (BATCH_SIZES["tiny"], 65))).backward()
+    task = causal_task(torch.randint(0, 2048, (BATCH_SIZES["tiny"], 65)))
+    for i in range(0, BATCH_SIZES["tiny"], rows):
+        task_loss(model, task.rows(slice(i, i + rows))).backward()
     opt.step()
     opt.zero_grad()
 """,
@@ -123,7 +129,7 @@ def main() -> None:
             for name, code in FLOORS.items():
                 show(name, measure([*py, "-c", code], env, work))
         budget = ["--time", args.time] if args.time else []
-        cmd = [*py, "-m", "tinylm", "train", *budget, "--out", "run", "--no-sample", "-q"]
+        cmd = [*py, "-m", "tinylm", "train", *budget, "--out", "run", "-q"]
         show(f"tinylm train {' '.join(budget) or '(default)'}", measure(cmd, env, work))
         figures = eval_figures(work / "run")
         print(
