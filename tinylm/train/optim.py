@@ -17,17 +17,23 @@ from torch.optim.adamw import adamw as adamw_step  # the functional step: no tor
 _NS_COEFFS = (3.4445, -4.7750, 2.0315)
 
 
-def newton_schulz(g: torch.Tensor, steps: int = 5) -> torch.Tensor:
-    """Approximately orthogonalise a batch of matrices (N, m, n) in float32."""
+def newton_schulz(
+    g: torch.Tensor, steps: int = 5, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """Approximately orthogonalise a batch of matrices (N, m, n); iterate in `dtype` (bf16 is
+    Muon's own choice on GPUs: the iteration only needs singular values near 1, not digits),
+    return float32."""
     a, b, c = _NS_COEFFS
     x = g.float()
-    x = x / (x.norm(dim=(-2, -1), keepdim=True) + 1e-7)
+    x = (x / (x.norm(dim=(-2, -1), keepdim=True) + 1e-7)).to(dtype)
     tall = x.size(-2) > x.size(-1)
     if tall:  # iterate on the smaller Gram matrix
-        x = x.mT
+        x = x.mT.contiguous()
     for _ in range(steps):
         gram = x @ x.mT
-        x = a * x + (b * gram + c * gram @ gram) @ x
+        # x <- a x + (b G + c G G) x, two fused multiply-adds
+        x = torch.baddbmm(x, torch.baddbmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+    x = x.float()
     return x.mT if tall else x
 
 
@@ -148,9 +154,15 @@ class Muon(ParamOptimizer):
     """Muon for 2-D weights; same-shaped matrices are orthogonalised in one batched matmul."""
 
     def __init__(
-        self, params: list, lr: float, momentum: float = 0.95, weight_decay: float = 0.0
+        self,
+        params: list,
+        lr: float,
+        momentum: float = 0.95,
+        weight_decay: float = 0.0,
+        ns_dtype: torch.dtype = torch.float32,
     ) -> None:
         super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
+        self.ns_dtype = ns_dtype  # what the Newton-Schulz iteration runs in
 
     @torch.no_grad()
     def step(self) -> None:
@@ -167,7 +179,7 @@ class Muon(ParamOptimizer):
                 buf.mul_(beta).add_(p.grad)
                 by_shape[p.shape].append((p, p.grad.add(buf, alpha=beta)))  # Nesterov
             for shape, items in by_shape.items():
-                ortho = newton_schulz(torch.stack([g for _, g in items]))
+                ortho = newton_schulz(torch.stack([g for _, g in items]), dtype=self.ns_dtype)
                 scale = max(1.0, shape[0] / shape[1]) ** 0.5  # equal RMS update for tall matrices
                 for (p, _), o in zip(items, ortho, strict=True):
                     if wd:
@@ -214,6 +226,7 @@ def build_optimizers(
     muon_lr: float,
     weight_decay: float,
     fused: bool,
+    ns_dtype: torch.dtype = torch.float32,
 ) -> Optimizers:
     """AdamW everywhere, or Muon for the blocks' matrices and AdamW for the rest."""
     matrices = [p for n, p in model.named_parameters() if p.ndim == 2 and n.startswith("blocks.")]
@@ -230,7 +243,9 @@ def build_optimizers(
     ]
     adamw = AdamW([g for g in groups if g["params"]], lr=lr, betas=(0.9, 0.95), fused=fused)
     if kind == "muon":
-        return Optimizers([adamw, Muon(matrices, lr=muon_lr, weight_decay=weight_decay)])
+        return Optimizers(
+            [adamw, Muon(matrices, lr=muon_lr, weight_decay=weight_decay, ns_dtype=ns_dtype)]
+        )
     return Optimizers([adamw])
 
 

@@ -53,7 +53,13 @@ class Trainer:
         self.model = model.to(runtime.device)
         self.mcfg = model.config
         self.opt = build_optimizers(
-            model, cfg.optimizer, cfg.lr, cfg.muon_lr, cfg.weight_decay, runtime.fused_adamw
+            model,
+            cfg.optimizer,
+            cfg.lr,
+            cfg.muon_lr,
+            cfg.weight_decay,
+            runtime.fused_adamw,
+            runtime.orthogonalise_dtype,
         )
         self.net: torch.nn.Module = model
         if runtime.compile:
