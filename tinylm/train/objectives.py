@@ -9,6 +9,7 @@ backward pass) with the same loss and gradients as one pass.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -17,7 +18,7 @@ from tinylm.data.vocab import N_SPECIAL
 from tinylm.elbo import diffusion_masks, draw_rates
 from tinylm.head_loss import head_nll
 from tinylm.metrics import IGNORE, mask_tokens
-from tinylm.model import Transformer
+from tinylm.model import ModelConfig, Transformer
 from tinylm.train.config import MaskingConfig
 
 
@@ -72,6 +73,28 @@ def diffusion_task(idx: torch.Tensor, generator: torch.Generator | None = None) 
     targets = torch.where(chosen, idx, torch.full_like(idx, IGNORE))
     weights = chosen.float() / (rates[:, None] * idx.numel())
     return Task(inputs, targets, weights, sparse=True, banned=N_SPECIAL)
+
+
+def objective_task(
+    cfg: ModelConfig,
+    masking: MaskingConfig,
+    batch: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> tuple[Task, int]:
+    """The task a model's objective makes of a batch, and the tokens the batch counts for."""
+    if cfg.causal:
+        return causal_task(batch), batch[:, 1:].numel()
+    if cfg.objective == "diffusion":
+        return diffusion_task(batch, generator), batch.numel()
+    return masked_task(batch, cfg.vocab_size, masking, generator), batch.numel()
+
+
+def row_slices(rows: int, window: int, tokens: int) -> list[slice]:
+    """Equal slices of a batch's rows of about `tokens` tokens each, no stub at the end (64
+    windows of 65 tokens in slices of 1024: 4 of 16)."""
+    count = max(1, round(rows * window / tokens))
+    size = math.ceil(rows / count)
+    return [slice(i, i + size) for i in range(0, rows, size)]
 
 
 def task_loss(model: Transformer, task: Task, net: torch.nn.Module | None = None) -> torch.Tensor:

@@ -21,7 +21,7 @@ from tinylm.errors import TinylmError, first_line
 from tinylm.model import Transformer
 from tinylm.train.config import CPU_SLICE_TOKENS, EVAL_SHARE, REPEAT_EPOCHS, TrainConfig
 from tinylm.train.heap import steady_heap
-from tinylm.train.objectives import Task, causal_task, diffusion_task, masked_task, task_loss
+from tinylm.train.objectives import Task, objective_task, row_slices, task_loss
 from tinylm.train.optim import build_optimizers, lr_factor
 from tinylm.train.progress import Progress, gen_state, set_gen_state
 from tinylm.train.repeat import repeat_dropout
@@ -165,21 +165,13 @@ class Trainer:
     def _task(self, batch: torch.Tensor) -> tuple[Task, int]:
         """What the objective asks of this batch, and the tokens it counts for."""
         batch = batch.to(self.runtime.device, non_blocking=True)
-        if self.mcfg.causal:
-            return causal_task(batch), batch[:, 1:].numel()
-        if self.mcfg.objective == "diffusion":
-            return diffusion_task(batch, self.mask_gen), batch.numel()
-        task = masked_task(batch, self.mcfg.vocab_size, self.cfg.masking, self.mask_gen)
-        return task, batch.numel()
+        return objective_task(self.mcfg, self.cfg.masking, batch, self.mask_gen)
 
     def _slices(self, rows: int) -> list[slice]:
         """The batch's rows in slices run one at a time (a CPU's memory); elsewhere in one."""
         if self.runtime.device.type != "cpu":
             return [slice(0, rows)]
-        # equal slices of about CPU_SLICE_TOKENS (64 windows of 65 tokens: 4 of 16), no stub
-        count = max(1, round(rows * self.window / CPU_SLICE_TOKENS))
-        size = math.ceil(rows / count)
-        return [slice(i, i + size) for i in range(0, rows, size)]
+        return row_slices(rows, self.window, CPU_SLICE_TOKENS)
 
     def _follow_repeats(self) -> None:
         """A causal model's dropout rises as its train split repeats (tinylm/train/repeat.py)."""
