@@ -12,6 +12,8 @@ float sums; same matmuls, so no slower.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
 from tinylm.metrics import IGNORE
@@ -27,6 +29,20 @@ def _matmul_dtype(x: torch.Tensor) -> torch.dtype:
     return x.dtype
 
 
+def _slice_logits(
+    h: torch.Tensor, w: torch.Tensor, banned: int
+) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor]]:
+    """Rows of h a slice at a time: (the slice, its float32 logits, their log-sum-exp), the head
+    `w` already in the matmul's dtype; the first `banned` tokens get no probability."""
+    rows = max(1, CHUNK_ELEMENTS // w.size(0))
+    for s in range(0, h.size(0), rows):
+        part = slice(s, s + rows)
+        logits = (h[part].to(w.dtype) @ w.mT).float()
+        if banned:  # tokens that are never a target ([MASK] and the other specials)
+            logits[:, :banned] = float("-inf")
+        yield part, logits, torch.logsumexp(logits, dim=-1)
+
+
 class _HeadNLL(torch.autograd.Function):
     @staticmethod
     def forward(  # noqa: ANN205 - torch's signature
@@ -37,28 +53,20 @@ class _HeadNLL(torch.autograd.Function):
         scale: torch.Tensor,
         banned: int,
     ):
-        dt = _matmul_dtype(h)
-        w = weight.to(dt)
-        rows = max(1, CHUNK_ELEMENTS // weight.size(0))
         need_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
         grad_h = torch.zeros_like(h, dtype=torch.float32) if need_grad else None
         grad_w = torch.zeros_like(weight, dtype=torch.float32) if need_grad else None
         nll = torch.empty(h.size(0), dtype=torch.float32, device=h.device)
-        for s in range(0, h.size(0), rows):
-            hs = h[s : s + rows].to(dt)
-            logits = (hs @ w.mT).float()
-            if banned:  # tokens that are never a target ([MASK] and the other specials)
-                logits[:, :banned] = float("-inf")
-            t = targets[s : s + rows].clamp_min(0)  # IGNORE rows carry no weight: any index does
-            lse = torch.logsumexp(logits, dim=-1)
-            nll[s : s + rows] = lse - logits.gather(1, t[:, None]).squeeze(1)
+        w = weight.to(_matmul_dtype(h))
+        for part, logits, lse in _slice_logits(h, w, banned):
+            t = targets[part].clamp_min(0)  # IGNORE rows carry no weight: any index does
+            nll[part] = lse - logits.gather(1, t[:, None]).squeeze(1)
             if need_grad:
                 probs = logits.sub_(lse[:, None]).exp_()  # softmax, in the logits' memory
                 probs[torch.arange(t.numel(), device=t.device), t] -= 1.0
-                probs.mul_(scale[s : s + rows, None])
-                g = probs.to(dt)
-                grad_h[s : s + rows] = (g @ w).float()
-                grad_w.add_((g.mT @ hs).float())
+                g = probs.mul_(scale[part, None]).to(w.dtype)
+                grad_h[part] = (g @ w).float()
+                grad_w.add_((g.mT @ h[part].to(w.dtype)).float())
         ctx.save_for_backward(grad_h, grad_w)
         ctx.dtypes = (h.dtype, weight.dtype)
         # an ignored row may hold a banned index (inf): weight 0 must still mean 0
@@ -78,17 +86,10 @@ def head_token_nll(
 ) -> torch.Tensor:
     """−log softmax(h_i Wᵀ)[target_i] for each row (N,), a slice at a time, for evaluation:
     no gradients, and never all the logits at once. Targets must be real tokens (no IGNORE)."""
-    h = h.reshape(-1, h.size(-1))
-    dt = _matmul_dtype(h)
-    w = weight.to(dt)
-    rows = max(1, CHUNK_ELEMENTS // weight.size(0))
+    h, targets = h.reshape(-1, h.size(-1)), targets.reshape(-1)
     out = torch.empty(h.size(0), dtype=torch.float32, device=h.device)
-    for s in range(0, h.size(0), rows):
-        logits = (h[s : s + rows].to(dt) @ w.mT).float()
-        if banned:
-            logits[:, :banned] = float("-inf")
-        t = targets.reshape(-1)[s : s + rows]
-        out[s : s + rows] = torch.logsumexp(logits, -1) - logits.gather(1, t[:, None]).squeeze(1)
+    for part, logits, lse in _slice_logits(h, weight.to(_matmul_dtype(h)), banned):
+        out[part] = lse - logits.gather(1, targets[part, None]).squeeze(1)
     return out
 
 

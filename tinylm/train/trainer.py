@@ -187,24 +187,21 @@ class Trainer:
         cfg = self.cfg
         self._follow_repeats()
         self.opt.set_lr_factor(lr_scale)
-        total = 0.0
-        passes = [
-            (micro, part)
-            for micro in range(cfg.grad_accum)
-            for part in self._slices(cfg.batch_size)
-        ]
-        for micro, part in passes:
-            if part.start == 0:
-                batch = random_windows(self.train_data, cfg.batch_size, self.window, self.data_gen)
-                task, ntok = self._task(batch)
-                self.progress.tokens += ntok * self.world
-            # DDP averages gradients once, after the step's last backward pass
-            last = (micro, part) == passes[-1]
-            with contextlib.nullcontext() if last or self.world == 1 else self.net.no_sync():
-                with self.runtime.autocast():
-                    loss = task_loss(self.model, task.rows(part), self.net)
-                self.scaler.scale(loss / cfg.grad_accum).backward()
-            total += loss.item() / cfg.grad_accum
+        total = torch.zeros((), device=self.runtime.device)
+        slices = self._slices(cfg.batch_size)
+        for micro in range(cfg.grad_accum):
+            batch = random_windows(self.train_data, cfg.batch_size, self.window, self.data_gen)
+            task, ntok = self._task(batch)
+            self.progress.tokens += ntok * self.world
+            for part in slices:
+                # DDP averages gradients once, after the step's last backward pass
+                last = micro == cfg.grad_accum - 1 and part is slices[-1]
+                with contextlib.nullcontext() if last or self.world == 1 else self.net.no_sync():
+                    with self.runtime.autocast():
+                        loss = task_loss(self.model, task.rows(part), self.net) / cfg.grad_accum
+                    self.scaler.scale(loss).backward()
+                total += loss.detach()
+        total = total.item()  # one device sync a step, not one a pass
         if not math.isfinite(total):
             self._diverged(f"the loss became {total} at step {self.progress.step + 1}")
         if cfg.grad_clip:
