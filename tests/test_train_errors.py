@@ -260,3 +260,39 @@ def test_resume_with_damaged_trainer_state(tmp_path: Path, token_dir: Path) -> N
     _fails(1, "--resume", str(out), needles=("does not fit this run", "--init-from"))
     path.write_text("{broken")
     _fails(1, "--resume", str(out), needles=("trainer_state.json is corrupt",))
+
+
+def _resave(path: Path, edit) -> None:  # noqa: ANN001 - a function of the loaded state
+    import torch
+
+    torch.save(edit(torch.load(path, weights_only=True)), path)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda s: [1, 2, 3],  # not a state dict at all
+        lambda s: {**s, "0": {**s["0"], "state": []}},  # the state of a group is not a dict
+        lambda s: {**s, "0": {**s["0"], "param_groups": s["0"]["param_groups"][:1]}},
+        # a moment of the wrong shape: refused at load, not at the next step
+        lambda s: {
+            **s,
+            "0": {
+                **s["0"],
+                "state": {
+                    i: {**v, "exp_avg": v["exp_avg"][:1]} for i, v in s["0"]["state"].items()
+                },
+            },
+        },
+    ],
+)
+def test_resume_with_a_well_formed_but_wrong_optimizer_state(
+    tmp_path: Path, token_dir: Path, damage
+) -> None:  # noqa: ANN001
+    out = tmp_path / "run"
+    train_tiny(token_dir, out, 2)
+    optim = out / "last" / "optimizer.pt"
+    _resave(optim, damage)
+    before = {p.name: p.read_bytes() for p in (out / "last").iterdir()}
+    _fails(1, "--resume", str(out), needles=("does not fit this run", "--init-from"))
+    assert {p.name: p.read_bytes() for p in (out / "last").iterdir()} == before

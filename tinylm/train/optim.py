@@ -71,21 +71,27 @@ class ParamOptimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, saved: dict) -> None:
-        """Take a state_dict() of an optimizer over parameters of the same groups and sizes."""
-        groups = saved["param_groups"]
-        if [len(g["params"]) for g in groups] != [len(g["params"]) for g in self.param_groups]:
+        """Take a state_dict() of an optimizer over parameters of the same groups and sizes;
+        anything else is a ValueError, before this optimizer changes."""
+        if not (isinstance(saved, dict) and isinstance(saved.get("state"), dict)):
+            raise ValueError("optimizer state is not a state dict")
+        groups = saved.get("param_groups")
+        if not isinstance(groups, list) or [len(g.get("params", ())) for g in groups] != [
+            len(g["params"]) for g in self.param_groups
+        ]:
             raise ValueError("optimizer state does not match this optimizer's parameters")
         by_index = {
             i: p
             for g, mine in zip(groups, self.param_groups, strict=True)
             for i, p in zip(g["params"], mine["params"], strict=True)
         }
-        for g, mine in zip(groups, self.param_groups, strict=True):
-            mine.update({k: v for k, v in g.items() if k != "params"})
-        self.state = defaultdict(dict)
+        state: dict[torch.Tensor, dict] = defaultdict(dict)
         for i, s in saved["state"].items():
             p = by_index[int(i)]
-            self.state[p] = {k: self._placed(k, v, p) for k, v in s.items()}
+            state[p] = {k: self._placed(k, v, p) for k, v in dict(s).items()}
+        for g, mine in zip(groups, self.param_groups, strict=True):
+            mine.update({k: v for k, v in g.items() if k != "params"})
+        self.state = state
 
     @staticmethod
     def _placed(key: str, value: object, p: torch.Tensor) -> object:
@@ -95,6 +101,8 @@ class ParamOptimizer:
             return value
         if key == "step":
             return value.to(device=p.device, dtype=torch.float32, copy=True)
+        if value.shape != p.shape:
+            raise ValueError(f"a saved {key} is {tuple(value.shape)}, its weight {tuple(p.shape)}")
         return value.to(device=p.device, dtype=p.dtype, copy=True)
 
     def _params(self) -> list[torch.Tensor]:
