@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import re
 import shutil
 import time
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,7 +22,7 @@ from tinylm.checkpoint import (
     load_trainer_state,
     read_config,
 )
-from tinylm.data.prepare import Progress, TokenizeOptions, tokenize_corpus
+from tinylm.data.prepare import TokenizeOptions, tokenize_corpus
 from tinylm.data.tokens import TokenData, is_token_dir, load_token_dir
 from tinylm.errors import TinylmError, UsageError, shorten
 from tinylm.model import ModelConfig, Transformer
@@ -120,19 +123,30 @@ def check_data_exists(data: str | None) -> None:
 
 
 def load_data(
-    data: str | None,
-    out: Path,
-    tokenize: TokenizeOptions,
-    progress: Progress | None = None,
-    default_corpus: Path | None = None,
+    data: str | None, out: Path, tokenize: TokenizeOptions, default_corpus: Path | None = None
 ) -> TokenData:
     """A token directory as is; raw text (or the bundled corpus) tokenized into out/data."""
     if data is not None and is_token_dir(Path(data)):
         return load_token_dir(Path(data))
     check_data_exists(data)
     inputs = [data] if data is not None else [str(default_corpus)]
-    tokenize_corpus(inputs, out / "data", tokenize, force=True, progress=progress)
+    tokenize_apart(inputs, out / "data", tokenize)
     return load_token_dir(out / "data")
+
+
+def tokenize_apart(inputs: list[str], out: Path, opts: TokenizeOptions) -> None:
+    """tokenize_corpus in a child process. Tokenizer training leaves 25-30 MB of allocator
+    arenas behind that no trim returns; a training run that tokenized in its own process kept
+    them for its whole life (bench/memory_bench.py). The child takes them away when it ends."""
+    spawn = multiprocessing.get_context("spawn")  # a fork would copy torch's threads and memory
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        try:
+            pool.submit(tokenize_corpus, inputs, out, opts, True).result()
+        except BrokenProcessPool as e:
+            raise TinylmError(
+                "tokenizing the text stopped: its process died (out of memory?); "
+                "tokenize it with `tinylm tokenize` and train on that."
+            ) from e
 
 
 def build_model_config(
