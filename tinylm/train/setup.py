@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import os
 import re
 import shutil
 import time
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,7 +19,8 @@ from tinylm.checkpoint import (
     load_trainer_state,
     read_config,
 )
-from tinylm.data.prepare import TokenizeOptions, tokenize_corpus
+from tinylm.data.apart import tokenize_apart
+from tinylm.data.options import TokenizeOptions
 from tinylm.data.tokens import TokenData, is_token_dir, load_token_dir
 from tinylm.errors import TinylmError, UsageError, shorten
 from tinylm.model import ModelConfig, Transformer
@@ -132,21 +130,6 @@ def load_data(
     inputs = [data] if data is not None else [str(default_corpus)]
     tokenize_apart(inputs, out / "data", tokenize)
     return load_token_dir(out / "data")
-
-
-def tokenize_apart(inputs: list[str], out: Path, opts: TokenizeOptions) -> None:
-    """tokenize_corpus in a child process. Tokenizer training leaves 25-30 MB of allocator
-    arenas behind that no trim returns; a training run that tokenized in its own process kept
-    them for its whole life (bench/memory_bench.py). The child takes them away when it ends."""
-    spawn = multiprocessing.get_context("spawn")  # a fork would copy torch's threads and memory
-    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-        try:
-            pool.submit(tokenize_corpus, inputs, out, opts, True).result()
-        except BrokenProcessPool as e:
-            raise TinylmError(
-                "tokenizing the text stopped: its process died (out of memory?); "
-                "tokenize it with `tinylm tokenize` and train on that."
-            ) from e
 
 
 def build_model_config(
