@@ -31,7 +31,7 @@ from tinylm.infer.scoring import blank_accuracy, blanks
 from tinylm.metrics import IGNORE
 from tinylm.model import ModelConfig, Transformer
 from tinylm.train.config import BATCH_SIZES, SIZES, MaskingConfig, TrainConfig
-from tinylm.train.objectives import Task, causal_task, labelled_task
+from tinylm.train.objectives import Task, causal_task, labelled_task, masked_task
 from tinylm.train.trainer import Trainer
 from tinylm.validate import evaluate
 
@@ -100,6 +100,56 @@ def causal_first(share: float) -> type[Trainer]:
     return type(f"CausalFirst{share:g}", (CausalFirst,), {"share": share})
 
 
+class CausalEvery(Trainer):
+    """A masked model with every k-th step causal (attention flag on, next-token loss) from the
+    start: GPT-BERT's hybrid (Charpentier and Samuel, 2024), where every position teaches on the
+    causal steps and the weights stay bidirectional on the others."""
+
+    every = 4
+    calls = 0
+
+    def _task(self, batch: torch.Tensor) -> tuple[Task, int]:
+        self.calls += 1
+        causal = self.calls % self.every == 0
+        for block in self.model.blocks:
+            block.attn.causal = causal
+        if causal:
+            return causal_task(batch), batch[:, 1:].numel()
+        return super()._task(batch)
+
+
+def causal_every(k: int) -> type[Trainer]:
+    return type(f"CausalEvery{k}", (CausalEvery,), {"every": k})
+
+
+class FallingRate(Trainer):
+    """Masked (80/10/10) at a rate falling linearly over the time, from `high` to `low`: the
+    dynamic masking schedule of Ankner et al. (2023)."""
+
+    high, low = 0.5, 0.2
+    started: float | None = None
+
+    def _task(self, batch: torch.Tensor) -> tuple[Task, int]:
+        if self.started is None:
+            self.started = time.perf_counter()
+        done = min(1.0, (time.perf_counter() - self.started) / self.cfg.time_limit)
+        masking = replace(self.cfg.masking, rate=self.high + (self.low - self.high) * done)
+        return masked_task(batch, self.mcfg.vocab_size, masking, self.mask_gen), batch.numel()
+
+
+def falling_rate(high: float, low: float) -> type[Trainer]:
+    return type(f"FallingRate{high:g}-{low:g}", (FallingRate,), {"high": high, "low": low})
+
+
+def zero_init(cfg: ModelConfig) -> Transformer:
+    """Every block starts as the identity: its two output projections start at 0."""
+    model = Transformer(cfg)
+    for block in model.blocks:
+        nn.init.zeros_(block.attn.proj.weight)
+        nn.init.zeros_(block.mlp.proj.weight)
+    return model
+
+
 class HeadTransformer(Transformer):
     """tinylm's model with BERT's masked-LM head transform (dense, GELU, LayerNorm) before the
     tied head, as transformers' EsmForMaskedLM has it (issue 13 asked whether to adopt it)."""
@@ -152,6 +202,71 @@ VARIANTS = {
         Transformer,
         {"lr": 6e-3, "muon_lr": 0.04},
     ),
+    # session 5: smaller batches (more steps), a falling rate, the hybrid, zero-init projections
+    "masked-30-b32": ("masked", MaskingConfig(rate=0.3), "tiny", {}, {"batch_size": 32}),
+    "masked-40-b32": ("masked", MaskingConfig(rate=0.4), "tiny", {}, {"batch_size": 32}),
+    "masked-falling-50-20": ("masked", MaskingConfig(), "tiny", {}, {}, falling_rate(0.5, 0.2)),
+    "masked-30-hybrid-4": (
+        "masked",
+        MaskingConfig(rate=0.3),
+        "tiny",
+        {},
+        {},
+        causal_every(4),
+    ),
+    "masked-30-hybrid-2": (
+        "masked",
+        MaskingConfig(rate=0.3),
+        "tiny",
+        {},
+        {},
+        causal_every(2),
+    ),
+    "masked-30-zeroinit": ("masked", MaskingConfig(rate=0.3), "tiny", zero_init),
+    "masked-40-b16": ("masked", MaskingConfig(rate=0.4), "tiny", {}, {"batch_size": 16}),
+    "masked-50-b32": ("masked", MaskingConfig(rate=0.5), "tiny", {}, {"batch_size": 32}),
+    "masked-40-b32-2layers": (
+        "masked",
+        MaskingConfig(rate=0.4),
+        "tiny",
+        lambda cfg: Transformer(replace(cfg, n_layer=2)),
+        {"batch_size": 32},
+    ),
+    "masked-40-b32-3layers": (
+        "masked",
+        MaskingConfig(rate=0.4),
+        "tiny",
+        lambda cfg: Transformer(replace(cfg, n_layer=3)),
+        {"batch_size": 32},
+    ),
+    "masked-40-b8-2layers": (
+        "masked",
+        MaskingConfig(rate=0.4),
+        "tiny",
+        lambda cfg: Transformer(replace(cfg, n_layer=2)),
+        {"batch_size": 8},
+    ),
+    "masked-40-b16-1layer": (
+        "masked",
+        MaskingConfig(rate=0.4),
+        "tiny",
+        lambda cfg: Transformer(replace(cfg, n_layer=1)),
+        {"batch_size": 16},
+    ),
+    "causal-b16-2layers": (
+        "causal",
+        None,
+        "tiny",
+        lambda cfg: Transformer(replace(cfg, n_layer=2)),
+        {"batch_size": 16},
+    ),
+    "masked-40-b16-2layers": (
+        "masked",
+        MaskingConfig(rate=0.4),
+        "tiny",
+        lambda cfg: Transformer(replace(cfg, n_layer=2)),
+        {"batch_size": 16},
+    ),
 }
 
 
@@ -163,7 +278,9 @@ def bundled_bpe(work: Path) -> TokenData:
     return load_token_dir(out)
 
 
-def run_variant(name: str, data: TokenData, budget: float, seed: int) -> tuple[float, dict]:
+def run_variant(
+    name: str, data: TokenData, budget: float, seed: int, n_blanks: int = 200
+) -> tuple[float, dict]:
     """Train one variant for `budget` s of training time; its blank top-1 on the val split, and
     tinylm's validation figures (for a bidirectional model: CE and top-1 at fixed 15 % masks,
     much less noisy than 200 blanks), with the steps it trained."""
@@ -171,7 +288,8 @@ def run_variant(name: str, data: TokenData, budget: float, seed: int) -> tuple[f
     build = rest[0] if rest and rest[0] else Transformer
     train_fields = rest[1] if len(rest) > 1 else {}
     cfg = ModelConfig(vocab_size=data.vocab_size, objective=objective, dropout=0.0, **SIZES[size])
-    tcfg = TrainConfig(batch_size=BATCH_SIZES[size], time_limit=budget, seed=seed, **train_fields)
+    fields = {"batch_size": BATCH_SIZES[size], **train_fields}
+    tcfg = TrainConfig(time_limit=budget, seed=seed, **fields)
     if isinstance(masking, MaskingConfig):
         tcfg = replace(tcfg, masking=masking)
     trainer_cls = Trainer
@@ -183,7 +301,9 @@ def run_variant(name: str, data: TokenData, budget: float, seed: int) -> tuple[f
         cfg, tcfg, data, budget, [], lambda m: 0.0, seed=seed, build=build, trainer=trainer_cls
     )
     model = run["model"].eval()
-    windows, positions = blanks(data.val, 64, 200)
+    for block in model.blocks:  # a hybrid may end on a causal step
+        block.attn.causal = cfg.causal
+    windows, positions = blanks(data.val, 64, n_blanks)
     val = evaluate(
         model, fixed_windows(data.val, cfg.block_size + cfg.causal, tcfg.eval_windows), RUNTIME, 1.0
     )
@@ -194,14 +314,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--budget", type=float, default=120.0, help="training seconds per run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument(
+        "--blanks", type=int, default=200, help="blanks to score (200: tinylm compare's default)"
+    )
     parser.add_argument("--only", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     args = parser.parse_args()
     torch.set_num_threads(2)
     data = bundled_bpe(Path(tempfile.mkdtemp(prefix="tinylm-blanks-")))
-    print(f"blank top-1 after {args.budget:g} s of training (200 blanks, val split)")
+    print(f"blank top-1 after {args.budget:g} s of training ({args.blanks} blanks, val split)")
     for seed in args.seeds:  # seeds outside, variants inside: drift in the host hits all alike
         for name in args.only:
-            top1, val = run_variant(name, data, args.budget, seed)
+            top1, val = run_variant(name, data, args.budget, seed, args.blanks)
             extra = "" if val.get("val_acc") is None else f", val top-1 {val['val_acc']:.1%}"
             print(
                 f"{name:20s} seed {seed}: {top1:.1%}   (val loss {val['val_loss']:.3f}{extra}, "
