@@ -15,7 +15,15 @@ from tinylm.data.tokens import load_token_dir
 from tinylm.device import pick_runtime
 from tinylm.errors import UsageError
 from tinylm.model import ModelConfig, Transformer
-from tinylm.train.config import BATCH_SIZES, DEFAULT_SIZE, SIZES, MaskingConfig, TrainConfig
+from tinylm.train.config import (
+    BATCH_SIZES,
+    DEFAULT_SIZE,
+    MASKED_BATCH_SIZES,
+    SIZES,
+    MaskingConfig,
+    TrainConfig,
+    default_batch_size,
+)
 from tinylm.train.setup import check_fits
 from tinylm.train.trainer import Trainer
 
@@ -203,3 +211,22 @@ def test_help_shows_the_defaults_the_configs_own() -> None:
         assert f"[default: {value}" in after.split(" --", 1)[0], option
     assert f"[default: {DEFAULT_SIZE}]" in text and f"context {SIZES['base']['block_size']}" in text
     assert f"default: {BATCH_SIZES['tiny']} tiny" in text and "[default: 0.8,0.1,0.1]" in text
+    assert f"masked objective: {MASKED_BATCH_SIZES['tiny']})" in text
+
+
+@pytest.mark.parametrize("objective", ["causal", "masked", "diffusion"])
+def test_the_default_batch_is_the_objectives(
+    tmp_path: Path, token_dir: Path, objective: str
+) -> None:
+    out = tmp_path / "run"
+    args = ["--n-layer", "1", "--d-model", "16", "--n-head", "2", "--block-size", "8", "-q",
+            "--no-sample", "--max-steps", "1"]  # fmt: skip
+    r = run_cli("train", str(token_dir), "--objective", objective, "--out", str(out), *args)
+    assert r.exit_code == 0, r.output
+    batch = json.loads((out / "run.json").read_text())["train"]["batch_size"]
+    table = MASKED_BATCH_SIZES if objective == "masked" else BATCH_SIZES
+    assert batch == table[DEFAULT_SIZE] == default_batch_size(DEFAULT_SIZE, objective)
+    assert (batch == 32) == (objective == "masked")
+    r = run_cli("train", str(token_dir), "--objective", objective, "--batch-size", "3",
+                "--out", str(out), "--force", *args)  # fmt: skip
+    assert json.loads((out / "run.json").read_text())["train"]["batch_size"] == 3

@@ -27,6 +27,7 @@ from tinylm.train.config import (
     DEFAULT_TIME,
     DROPOUT,
     EVAL_SHARE,
+    MASKED_BATCH_SIZES,
     MASKING_BOUNDS,
     OBJECTIVES,
     OPTIMIZERS,
@@ -75,12 +76,18 @@ def _count(bounds: Bounds) -> click.ParamType:
 
 
 def _batch_help() -> str:
-    """'64 tiny, 32 small and base', from the preset table."""
-    by_value: dict[int, list[str]] = {}
-    for name, batch in BATCH_SIZES.items():
-        by_value.setdefault(batch, []).append(name)
-    parts = [f"{v} {' and '.join(names)}" for v, names in by_value.items()]
-    return f"Windows per step (default: {', '.join(parts)})."
+    """'64 tiny, 32 small and base; masked: 32 ...', from the preset tables."""
+
+    def by_size(table: dict[str, int]) -> str:
+        by_value: dict[int, list[str]] = {}
+        for name, batch in table.items():
+            by_value.setdefault(batch, []).append(name)
+        if len(by_value) == 1:
+            return str(next(iter(by_value)))
+        return ", ".join(f"{v} {' and '.join(names)}" for v, names in by_value.items())
+
+    masked = by_size(MASKED_BATCH_SIZES)
+    return f"Windows per step (default: {by_size(BATCH_SIZES)}; masked objective: {masked})."
 
 
 def _shares_text(m: MaskingConfig) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from tinylm.cli.train import RESUMABLE
 from tinylm.data.options import ReadOptions, TokenizeOptions
 from tinylm.errors import UsageError
-from tinylm.train.config import BATCH_SIZES, DEFAULT_TIME, MaskingConfig, TrainConfig
+from tinylm.train.config import DEFAULT_TIME, MaskingConfig, TrainConfig, default_batch_size
 from tinylm.train.setup import check_data_exists, parse_duration
 
 SHAPE_OPTIONS = ("n_layer", "n_head", "d_model", "block_size", "dropout")
@@ -101,10 +101,12 @@ def _check_resumable(given: tuple[str, ...]) -> None:
 
 
 def _train_config(opts: dict[str, Any], budget: dict[str, float | int]) -> TrainConfig:
-    """A new run's configuration; the size sets the batch, and no budget means the default time."""
+    """A new run's configuration; the size and objective set the batch, and no budget means the
+    default time."""
     p_mask, p_random, _ = opts["mask_replace"]
+    batch = opts["batch_size"] or default_batch_size(opts["size"], opts["objective"])
     return TrainConfig(
-        batch_size=BATCH_SIZES[opts["size"]] if opts["batch_size"] is None else opts["batch_size"],
+        batch_size=batch,
         masking=MaskingConfig(rate=opts["mask_rate"], p_mask=p_mask, p_random=p_random),
         **{k: opts[k] for k in TRAIN_OPTIONS},
         **(budget or {"time_limit": DEFAULT_TIME}),
