@@ -6,8 +6,9 @@
 
 causal: tinylm's default causal recipe vs HF GPT2LMHeadModel of the same size (nanoGPT's CPU
         recipe: AdamW 1e-3, batch 12): time to reach val 1.886 nats/char, and val after the budget.
-masked: tinylm's default masked recipe vs HF ModernBertForMaskedLM of the same size (30 % masking,
-        sparse head): top-1 on fixed-seed 15 % val masks after the budget.
+masked: tinylm's default masked recipe (its rate and batch) vs HF ModernBertForMaskedLM of the
+        same size (30 % masking, batch 64, sparse head): top-1 on fixed-seed 15 % val masks
+        after the budget.
 maskrate: the masked training rate (15, 30, 40 %) at a fixed budget, same fixed eval masks.
 mfu:    tokens/s and model FLOPs utilisation (6 N + 12 L T d FLOPs per token / this CPU's fp32
         matmul peak, measured here) for the size presets.
@@ -31,7 +32,14 @@ from common import (
 from tinylm.data.tokens import TokenData, random_windows
 from tinylm.metrics import IGNORE, mask_tokens, next_token_nll
 from tinylm.model import ModelConfig, Transformer
-from tinylm.train.config import BATCH_SIZES, DROPOUT, SIZES, MaskingConfig, TrainConfig
+from tinylm.train.config import (
+    BATCH_SIZES,
+    DROPOUT,
+    SIZES,
+    MaskingConfig,
+    TrainConfig,
+    default_batch_size,
+)
 
 TARGET = 1.886  # nanoGPT's CPU recipe after 2000 iterations (97.7 s here)
 
@@ -132,9 +140,10 @@ class _HFMasked(_HFCausal):
 
 def masked(data: TokenData, budget: float) -> None:
     cfg = ModelConfig(vocab_size=data.vocab_size, **NANOGPT, objective="masked")
+    tcfg = TrainConfig(max_steps=10**9, batch_size=default_batch_size("tiny", "masked"))
     run = timed_run(
         cfg,
-        TrainConfig(max_steps=10**9),
+        tcfg,
         data,
         budget,
         [60, 120],
@@ -143,7 +152,8 @@ def masked(data: TokenData, budget: float) -> None:
     loss, acc = masked_val_acc(run["model"], data)
     print(f"masked, char tinyshakespeare, {budget:g} s of training, top-1 at fixed 15 % val masks")
     print(
-        f"  tinylm (30 % masking, muon + adamw, batch 64): top-1 {acc:.1%} (CE {loss:.4f}) "
+        f"  tinylm ({tcfg.masking.rate:.0%} masking, muon + adamw, batch {tcfg.batch_size}): "
+        f"top-1 {acc:.1%} (CE {loss:.4f}) "
         f"after {run['steps']} steps; at 60 s {run['at'].get(60, (float('nan'),))[0]:.1%}"
     )
     try:
