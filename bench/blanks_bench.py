@@ -253,6 +253,7 @@ VARIANTS = {
         lambda cfg: Transformer(replace(cfg, n_layer=1)),
         {"batch_size": 16},
     ),
+    "diffusion-b32": ("diffusion", None, "tiny", {}, {"batch_size": 32}),
     "causal-b16-2layers": (
         "causal",
         None,

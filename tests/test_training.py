@@ -17,8 +17,8 @@ from tinylm.errors import UsageError
 from tinylm.model import ModelConfig, Transformer
 from tinylm.train.config import (
     BATCH_SIZES,
+    BIDIRECTIONAL_BATCH_SIZES,
     DEFAULT_SIZE,
-    MASKED_BATCH_SIZES,
     SIZES,
     MaskingConfig,
     TrainConfig,
@@ -211,7 +211,7 @@ def test_help_shows_the_defaults_the_configs_own() -> None:
         assert f"[default: {value}" in after.split(" --", 1)[0], option
     assert f"[default: {DEFAULT_SIZE}]" in text and f"context {SIZES['base']['block_size']}" in text
     assert f"default: {BATCH_SIZES['tiny']} tiny" in text and "[default: 0.8,0.1,0.1]" in text
-    assert f"masked objective: {MASKED_BATCH_SIZES['tiny']})" in text
+    assert f"masked and diffusion: {BIDIRECTIONAL_BATCH_SIZES['tiny']})" in text
 
 
 @pytest.mark.parametrize("objective", ["causal", "masked", "diffusion"])
@@ -224,9 +224,9 @@ def test_the_default_batch_is_the_objectives(
     r = run_cli("train", str(token_dir), "--objective", objective, "--out", str(out), *args)
     assert r.exit_code == 0, r.output
     batch = json.loads((out / "run.json").read_text())["train"]["batch_size"]
-    table = MASKED_BATCH_SIZES if objective == "masked" else BATCH_SIZES
+    table = BATCH_SIZES if objective == "causal" else BIDIRECTIONAL_BATCH_SIZES
     assert batch == table[DEFAULT_SIZE] == default_batch_size(DEFAULT_SIZE, objective)
-    assert (batch == 32) == (objective == "masked")
+    assert (batch == 32) == (objective != "causal")
     r = run_cli("train", str(token_dir), "--objective", objective, "--batch-size", "3",
                 "--out", str(out), "--force", *args)  # fmt: skip
     assert json.loads((out / "run.json").read_text())["train"]["batch_size"] == 3

@@ -22,12 +22,12 @@ from tinylm.data.vocab import DEFAULT_VOCAB_SIZE, KINDS
 from tinylm.device_options import DEFAULT_PRECISION, PRECISIONS
 from tinylm.train.config import (
     BATCH_SIZES,
+    BIDIRECTIONAL_BATCH_SIZES,
     DEFAULT_OBJECTIVE,
     DEFAULT_SIZE,
     DEFAULT_TIME,
     DROPOUT,
     EVAL_SHARE,
-    MASKED_BATCH_SIZES,
     MASKING_BOUNDS,
     OBJECTIVES,
     OPTIMIZERS,
@@ -86,8 +86,8 @@ def _batch_help() -> str:
             return str(next(iter(by_value)))
         return ", ".join(f"{v} {' and '.join(names)}" for v, names in by_value.items())
 
-    masked = by_size(MASKED_BATCH_SIZES)
-    return f"Windows per step (default: {by_size(BATCH_SIZES)}; masked objective: {masked})."
+    both = by_size(BIDIRECTIONAL_BATCH_SIZES)
+    return f"Windows per step (default: {by_size(BATCH_SIZES)}; masked and diffusion: {both})."
 
 
 def _shares_text(m: MaskingConfig) -> str:

@@ -18,11 +18,12 @@ SIZES: dict[str, dict] = {
 DEFAULT_SIZE = "tiny"
 # windows per step for each preset: enough tokens per step for Muon (>= ~16 x width), few seconds
 BATCH_SIZES = {"tiny": 64, "small": 32, "base": 32}
-# A masked (BERT) model learns only from the tokens it hides; in a fixed time, twice the steps of
-# half the windows taught the tiny one more (bench/blanks_bench.py, 2 minutes, seeds 0 and 1:
-# -0.25 nats at the fixed val masks, +3 points of blanks). Measured at tiny only; the others keep
-# theirs (Muon's ~16 x width tokens per step).
-MASKED_BATCH_SIZES = {**BATCH_SIZES, "tiny": 32}
+# A bidirectional (masked or diffusion) model learns only from the tokens it hides; in a fixed
+# time, twice the steps of half the windows taught the tiny one more (bench/blanks_bench.py, 2
+# minutes, seeds 0 and 1: masked -0.25 nats at the fixed val masks, diffusion -0.22 and -0.47 on
+# its bound, +2 to +4.5 points of blanks). Measured at tiny only; the others keep theirs (Muon's
+# ~16 x width tokens per step).
+BIDIRECTIONAL_BATCH_SIZES = {**BATCH_SIZES, "tiny": 32}
 # On a CPU a step's batch runs as slices of about this many tokens, one forward and backward
 # each: the activations alive at once shrink with the slice (peak RSS of the default run:
 # bench/memory_bench.py) and a CPU's matmuls are no slower at 1024 rows. Same loss and gradients.
@@ -75,8 +76,8 @@ TRAIN_BOUNDS = {  # the budget and save_every may be unset (None)
 
 
 def default_batch_size(size: str, objective: str) -> int:
-    """Windows per step when --batch-size is not given: the size's, a masked run's own."""
-    return (MASKED_BATCH_SIZES if objective == "masked" else BATCH_SIZES)[size]
+    """Windows per step when --batch-size is not given: the size's, a bidirectional run's own."""
+    return (BATCH_SIZES if objective == "causal" else BIDIRECTIONAL_BATCH_SIZES)[size]
 
 
 @dataclass(frozen=True)
