@@ -77,45 +77,49 @@ class VariantTrainer(Trainer):
         return labelled_task(inputs, labels), batch.numel()
 
 
-class CausalFirst(Trainer):
-    """A bidirectional model trained first as a causal one (attention flag off, next-token loss:
-    every position teaches), then as a masked one for the rest of the time: the adaptation of
-    an autoregressive model into a masked or diffusion one (DiffuLLaMA, Dream), inside one run."""
+class SomeStepsCausal(Trainer):
+    """A bidirectional model some of whose steps are causal ones (attention flag on, next-token
+    loss: every position teaches); `_causal_now` says which."""
 
-    share = 0.5  # of the training time spent causal
-    started: float | None = None
+    def _causal_now(self) -> bool:
+        raise NotImplementedError
 
     def _task(self, batch: torch.Tensor) -> tuple[Task, int]:
-        if self.started is None:
-            self.started = time.perf_counter()
-        causal = time.perf_counter() - self.started < self.share * self.cfg.time_limit
+        causal = self._causal_now()
         for block in self.model.blocks:
             block.attn.causal = causal
         if causal:
             return causal_task(batch), batch[:, 1:].numel()
         return super()._task(batch)
+
+
+class CausalFirst(SomeStepsCausal):
+    """Causal first, then masked for the rest of the time: the adaptation of an autoregressive
+    model into a masked or diffusion one (DiffuLLaMA, Dream), inside one run."""
+
+    share = 0.5  # of the training time spent causal
+    started: float | None = None
+
+    def _causal_now(self) -> bool:
+        if self.started is None:
+            self.started = time.perf_counter()
+        return time.perf_counter() - self.started < self.share * self.cfg.time_limit
 
 
 def causal_first(share: float) -> type[Trainer]:
     return type(f"CausalFirst{share:g}", (CausalFirst,), {"share": share})
 
 
-class CausalEvery(Trainer):
-    """A masked model with every k-th step causal (attention flag on, next-token loss) from the
-    start: GPT-BERT's hybrid (Charpentier and Samuel, 2024), where every position teaches on the
-    causal steps and the weights stay bidirectional on the others."""
+class CausalEvery(SomeStepsCausal):
+    """Every k-th step causal from the start: GPT-BERT's hybrid (Charpentier and Samuel, 2024),
+    where the weights stay bidirectional on the other steps."""
 
     every = 4
     calls = 0
 
-    def _task(self, batch: torch.Tensor) -> tuple[Task, int]:
+    def _causal_now(self) -> bool:
         self.calls += 1
-        causal = self.calls % self.every == 0
-        for block in self.model.blocks:
-            block.attn.causal = causal
-        if causal:
-            return causal_task(batch), batch[:, 1:].numel()
-        return super()._task(batch)
+        return self.calls % self.every == 0
 
 
 def causal_every(k: int) -> type[Trainer]:
@@ -165,6 +169,14 @@ class HeadTransformer(Transformer):
     def forward(self, idx, select=None, cache=None):  # noqa: ANN001, ANN201
         h = self.hidden(idx, cache)
         return self.head(self.transform(h if select is None else h[select]))
+
+
+def shallow(objective: str, n_layer: int, batch: int) -> tuple:
+    """A variant of the tiny preset with `n_layer` blocks instead of 4 and `batch` windows a
+    step (masked: 40 %)."""
+    masking = MaskingConfig(rate=0.4) if objective == "masked" else None
+    build = lambda cfg: Transformer(replace(cfg, n_layer=n_layer))  # noqa: E731
+    return (objective, masking, "tiny", build, {"batch_size": batch})
 
 
 # name -> (objective, masking config or custom masking, size[, model builder, train fields])
@@ -225,49 +237,13 @@ VARIANTS = {
     "masked-30-zeroinit": ("masked", MaskingConfig(rate=0.3), "tiny", zero_init),
     "masked-40-b16": ("masked", MaskingConfig(rate=0.4), "tiny", {}, {"batch_size": 16}),
     "masked-50-b32": ("masked", MaskingConfig(rate=0.5), "tiny", {}, {"batch_size": 32}),
-    "masked-40-b32-2layers": (
-        "masked",
-        MaskingConfig(rate=0.4),
-        "tiny",
-        lambda cfg: Transformer(replace(cfg, n_layer=2)),
-        {"batch_size": 32},
-    ),
-    "masked-40-b32-3layers": (
-        "masked",
-        MaskingConfig(rate=0.4),
-        "tiny",
-        lambda cfg: Transformer(replace(cfg, n_layer=3)),
-        {"batch_size": 32},
-    ),
-    "masked-40-b8-2layers": (
-        "masked",
-        MaskingConfig(rate=0.4),
-        "tiny",
-        lambda cfg: Transformer(replace(cfg, n_layer=2)),
-        {"batch_size": 8},
-    ),
-    "masked-40-b16-1layer": (
-        "masked",
-        MaskingConfig(rate=0.4),
-        "tiny",
-        lambda cfg: Transformer(replace(cfg, n_layer=1)),
-        {"batch_size": 16},
-    ),
+    "masked-40-b32-2layers": shallow("masked", 2, 32),
+    "masked-40-b32-3layers": shallow("masked", 3, 32),
+    "masked-40-b8-2layers": shallow("masked", 2, 8),
+    "masked-40-b16-1layer": shallow("masked", 1, 16),
+    "masked-40-b16-2layers": shallow("masked", 2, 16),
+    "causal-b16-2layers": shallow("causal", 2, 16),
     "diffusion-b32": ("diffusion", None, "tiny", {}, {"batch_size": 32}),
-    "causal-b16-2layers": (
-        "causal",
-        None,
-        "tiny",
-        lambda cfg: Transformer(replace(cfg, n_layer=2)),
-        {"batch_size": 16},
-    ),
-    "masked-40-b16-2layers": (
-        "masked",
-        MaskingConfig(rate=0.4),
-        "tiny",
-        lambda cfg: Transformer(replace(cfg, n_layer=2)),
-        {"batch_size": 16},
-    ),
 }
 
 
