@@ -211,7 +211,7 @@ def test_help_shows_the_defaults_the_configs_own() -> None:
         assert f"[default: {value}" in after.split(" --", 1)[0], option
     assert f"[default: {DEFAULT_SIZE}]" in text and f"context {SIZES['base']['block_size']}" in text
     assert f"default: {BATCH_SIZES['tiny']} tiny" in text and "[default: 0.8,0.1,0.1]" in text
-    assert f"masked and diffusion: {BIDIRECTIONAL_BATCH_SIZES['tiny']})" in text
+    assert f"masked and diffusion: {BIDIRECTIONAL_BATCH_SIZES['tiny']} tiny)" in text
 
 
 @pytest.mark.parametrize("objective", ["causal", "masked", "diffusion"])
