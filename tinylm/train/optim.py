@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 
 import torch
 from torch import nn
@@ -212,6 +213,23 @@ class Optimizers:
     def step(self) -> None:
         for opt in self.optimizers:
             opt.step()
+
+    def step_scaled(
+        self, scaler: torch.amp.GradScaler, clip: float, params: Iterable[torch.Tensor]
+    ) -> None:
+        """One step through a grad scaler (fp16; a disabled one passes through), the gradients
+        clipped to norm `clip` first when it is set; then zero them."""
+        if clip:
+            for opt in self.optimizers:
+                scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        if scaler.is_enabled():
+            for opt in self.optimizers:
+                scaler.step(opt)
+            scaler.update()
+        else:
+            self.step()
+        self.zero_grad()
 
     def zero_grad(self) -> None:
         for opt in self.optimizers:

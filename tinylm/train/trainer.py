@@ -204,17 +204,7 @@ class Trainer:
         total = total.item()  # one device sync a step, not one a pass
         if not math.isfinite(total):
             self._diverged(f"the loss became {total} at step {self.progress.step + 1}")
-        if cfg.grad_clip:
-            for opt in self.opt.optimizers:
-                self.scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-        if self.scaler.is_enabled():
-            for opt in self.opt.optimizers:
-                self.scaler.step(opt)
-            self.scaler.update()
-        else:
-            self.opt.step()
-        self.opt.zero_grad()
+        self.opt.step_scaled(self.scaler, cfg.grad_clip, self.model.parameters())
         return total
 
     def run_eval(self, checkpoint: bool = True) -> dict:
