@@ -49,6 +49,33 @@ def test_the_child_writes_what_tokenizing_here_writes(tmp_path: Path) -> None:
     assert meta["tokenizer"]["vocab_size"] == 300
 
 
+class _Recorder:
+    """A Progress that keeps every stage with the bytes advanced in it."""
+
+    def __init__(self) -> None:
+        self.stages: list[list] = []
+
+    def stage(self, name: str, total: int) -> None:
+        self.stages.append([name, total, 0])
+
+    def advance(self, n: int) -> None:
+        self.stages[-1][2] += n
+
+
+def test_the_childs_progress_reaches_the_caller(tmp_path: Path) -> None:
+    corpus = tmp_path / "a.txt"
+    corpus.write_text("a line of words that the tokenizer learns from.\n" * 3000)
+    opts = TokenizeOptions(kind="bpe", vocab_size=300)
+    apart, here = _Recorder(), _Recorder()
+    tokenize_apart([str(corpus)], tmp_path / "apart", opts, apart)
+    tokenize_corpus([str(corpus)], tmp_path / "here", opts, progress=here)
+    size = corpus.stat().st_size
+    # every stage arrives with its total, and its advances summed: nothing lost in batching
+    assert apart.stages == here.stages
+    assert [name for name, _, _ in apart.stages] == ["scan", "train tokenizer", "encode"]
+    assert all(total == size and done == size for _, total, done in apart.stages)
+
+
 def test_a_given_tokenizer_crosses_too(tmp_path: Path) -> None:
     corpus = tmp_path / "a.txt"
     corpus.write_text("some words, and some more words.\n" * 200)

@@ -20,6 +20,38 @@ def fmt_seconds(s: float) -> str:
     )
 
 
+class ByteProgress:
+    """Byte progress bars on stderr, one per stage; silent when stderr is not a terminal."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar = None
+
+    def stage(self, name: str, total: int) -> None:
+        from tqdm import tqdm
+
+        self.close()
+        self.bar = tqdm(
+            total=total,
+            desc=name,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            file=sys.stderr,
+            disable=True if self.quiet else None,
+            leave=False,
+        )
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 class TrainReporter:
     """Training progress: a rich bar on a terminal, plain lines every few seconds otherwise."""
 

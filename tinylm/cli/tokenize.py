@@ -3,48 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
 from tinylm.cli.options import errors_option, in_bounds
+from tinylm.cli.render import ByteProgress
 from tinylm.data.options import TOKENIZE_BOUNDS, ReadOptions, TokenizeOptions
 from tinylm.data.vocab import DEFAULT_VOCAB_SIZE, KINDS
 
 DEFAULTS = TokenizeOptions()
-
-
-class _TqdmProgress:
-    """Byte progress bars on stderr, one per stage; silent when stderr is not a terminal."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self.bar = None
-
-    def stage(self, name: str, total: int) -> None:
-        from tqdm import tqdm
-
-        self.close()
-        self.bar = tqdm(
-            total=total,
-            desc=name,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            file=sys.stderr,
-            disable=True if self.quiet else None,
-            leave=False,
-        )
-
-    def advance(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
 
 
 def _tokenize_summary(meta: dict, out: Path) -> None:
@@ -176,7 +144,7 @@ def tokenize(
         read=ReadOptions(errors=errors, text_field=text_field, strip_gutenberg=strip_gutenberg),
     )
     sources = list(inputs) or [str(bundled_corpus())]
-    progress = _TqdmProgress(quiet)
+    progress = ByteProgress(quiet)
     try:
         meta = tokenize_corpus(sources, out, opts, force=force, progress=progress)
     finally:

@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 from rich.console import Console
 
-from tinylm.cli.render import TrainReporter, stderr_console, train_summary
+from tinylm.cli.render import ByteProgress, TrainReporter, stderr_console, train_summary
 from tinylm.cli.train_request import TrainRequest
 from tinylm.cli.train_show import banner, show_sample
 from tinylm.data.corpus import bundled_corpus
@@ -226,7 +226,11 @@ def _new_data(request: TrainRequest, out: Path, s: Session) -> TokenData:
     data = request.data
     if s.rank == 0:
         default = bundled_corpus() if data is None else None
-        token_data = load_data(data, out, request.tokenize, default_corpus=default)
+        progress = ByteProgress(s.quiet)
+        try:
+            token_data = load_data(data, out, request.tokenize, default, progress)
+        finally:
+            progress.close()
     if s.world > 1:
         dist.barrier()
     if s.rank != 0:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tinylm.atomic import check_out_clear, collect_stale, temp_name, write_atomic
 from tinylm.checkpoint import (
@@ -25,6 +26,9 @@ from tinylm.data.tokens import TokenData, is_token_dir, load_token_dir
 from tinylm.errors import TinylmError, UsageError, shorten
 from tinylm.model import ModelConfig, Transformer
 from tinylm.train.config import DROPOUT, SIZES, MaskingConfig, TrainConfig
+
+if TYPE_CHECKING:
+    from tinylm.data.prepare import Progress
 
 
 def parse_duration(text: str) -> float:
@@ -121,14 +125,18 @@ def check_data_exists(data: str | None) -> None:
 
 
 def load_data(
-    data: str | None, out: Path, tokenize: TokenizeOptions, default_corpus: Path | None = None
+    data: str | None,
+    out: Path,
+    tokenize: TokenizeOptions,
+    default_corpus: Path | None = None,
+    progress: Progress | None = None,
 ) -> TokenData:
     """A token directory as is; raw text (or the bundled corpus) tokenized into out/data."""
     if data is not None and is_token_dir(Path(data)):
         return load_token_dir(Path(data))
     check_data_exists(data)
     inputs = [data] if data is not None else [str(default_corpus)]
-    tokenize_apart(inputs, out / "data", tokenize)
+    tokenize_apart(inputs, out / "data", tokenize, progress)
     return load_token_dir(out / "data")
 
 
