@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +129,24 @@ def test_compare_two_runs_json(runs: dict[str, Path]) -> None:
     assert r.exit_code == 2 and "two or three runs" in r.stderr
     r = run_cli("compare", str(runs["causal"]), str(runs["causal"]), *small)
     assert r.exit_code == 0 and "not families" in r.stdout
+
+
+def test_more_blanks_move_neither_the_prompts_nor_the_probe(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    rng = random.Random(0)
+    lines = [line for line in SAMPLE.splitlines() if line]
+    text = tmp_path / "held.txt"
+    text.write_text("\n".join(rng.choice(lines) for _ in range(400)), encoding="utf-8")
+    common = [str(runs["causal"]), str(runs["masked"]), str(text), "--json"]
+    common += ["--samples", "3", "--new-tokens", "4"]
+    few = json.loads(run_cli("compare", *common, "--blanks", "6").stdout)
+    many = json.loads(run_cli("compare", *common, "--blanks", "300", "--max-tokens", "4000").stdout)
+    for a, b in zip(few["runs"], many["runs"], strict=True):
+        assert (a["fill_mask"]["blanks"], b["fill_mask"]["blanks"]) == (6, 300)
+        assert a["generation"]["samples"] == b["generation"]["samples"]
+        assert a["probe"] == b["probe"]
+    assert few["judge"] == many["judge"]
 
 
 def test_compare_train_runs_both_and_compares(token_dir: Path, tmp_path: Path) -> None:

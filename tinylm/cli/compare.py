@@ -228,7 +228,8 @@ def _measure(
     blank_len = min(BLANK_CONTEXT, *(c.config.block_size for c, _ in loaded))
     block = max(c.config.block_size for c, _ in loaded)
     asked = max(opts.max_tokens, opts.blanks * blank_len) + 2 * block
-    need = max(asked, PROBE_PASSAGES * block)  # the probe uses what there is, up to this
+    spread = PROBE_PASSAGES * block  # prompts and probe passages come from this many tokens
+    need = max(asked, spread)
     same_tokenizer = len({f["tokenizer_sha256"] for f in info}) == 1
     if not texts and not same_tokenizer:
         raise UsageError("the models use different tokenizers; give TEXT to compare them on.")
@@ -249,12 +250,13 @@ def _measure(
             )
         report["text"] = held.source
         report["runs"].append(
-            {"name": str(run), **fact, **measure(ckpt, tok, held, opts, blank_len, judge)}
+            {"name": str(run), **fact, **measure(ckpt, tok, held, opts, blank_len, judge, spread)}
         )
     if judge is not None:
         prompt_len = min(loaded[0][0].config.block_size // 4, 24)
-        starts = prompt_starts(held, opts, prompt_len)
-        real = real_text_perplexity(judge, held, starts, prompt_len, opts.new_tokens)
+        sampled = replace(held, ids=held.ids[:spread])
+        starts = prompt_starts(sampled, opts, prompt_len)
+        real = real_text_perplexity(judge, sampled, starts, prompt_len, opts.new_tokens)
         report["judge"] = {"order": judge.order, "data": judged[1], "real_text_perplexity": real}
     elif same_tokenizer:
         report["warnings"].append("no train split found for the judge; samples are not judged.")
