@@ -52,12 +52,16 @@ def tokenize_apart(
         env={**os.environ, "PYTHONPATH": path},
     )
     with child:
-        child.stdin.write(json.dumps(request))
-        child.stdin.close()
-        # the child writes stdout only once, at its end (far below a pipe's buffer): reading
-        # stderr to its end first cannot deadlock
-        other = _relay(child.stderr, progress)
-        stdout = child.stdout.read()
+        try:
+            child.stdin.write(json.dumps(request))
+            child.stdin.close()
+            # the child writes stdout only once, at its end (far below a pipe's buffer): reading
+            # stderr to its end first cannot deadlock
+            other = _relay(child.stderr, progress)
+            stdout = child.stdout.read()
+        except BaseException:  # Ctrl-C, or a progress bar that failed: the child goes too
+            child.kill()
+            raise
         code = child.wait()
     if code != 0:
         raise _error(stdout, "".join(other), code)
