@@ -33,6 +33,8 @@ from tinylm.train.config import (
     OPTIMIZERS,
     REPEAT_EPOCHS,
     SHAPE_BOUNDS,
+    SHORT_BUDGET,
+    SHORT_MASK_RATE,
     SIZES,
     TRAIN_BOUNDS,
     MaskingConfig,
@@ -76,10 +78,11 @@ def _count(bounds: Bounds) -> click.ParamType:
 
 
 def _batch_help() -> str:
-    """'64 tiny, 32 small, 32 base; masked and diffusion: 32 tiny', from the preset tables."""
+    """'64 tiny, ...; masked and diffusion within 5 min: 32 tiny', from the preset tables."""
     sizes = ", ".join(f"{b} {n}" for n, b in BATCH_SIZES.items())
     own = ", ".join(f"{b} {n}" for n, b in BIDIRECTIONAL_BATCH_SIZES.items() if b != BATCH_SIZES[n])
-    return f"Windows per step (default: {sizes}; masked and diffusion: {own})."
+    short = f"{SHORT_BUDGET / 60:g} min"
+    return f"Windows per step (default: {sizes}; masked and diffusion within {short}: {own})."
 
 
 def _shares_text(m: MaskingConfig) -> str:
@@ -187,8 +190,11 @@ def _config_option(
     f"{REPEAT_EPOCHS[1]:g} epochs), against "
     "overfitting a small corpus on long runs; 0 turns it off.",
 )
-@_config_option(
-    "--mask-rate", MaskingConfig, "rate", "Masked objective: share of tokens hidden in training."
+@click.option(
+    "--mask-rate",
+    type=in_bounds(MASKING_BOUNDS["rate"]),
+    help=f"Masked objective: share of tokens hidden in training (default: {SHORT_MASK_RATE:g} "
+    f"within {SHORT_BUDGET / 60:g} min, else {MaskingConfig.rate:g}).",
 )
 @click.option(
     "--mask-replace",
