@@ -226,14 +226,17 @@ def test_the_default_batch_is_the_objectives_and_the_budgets(
     tmp_path: Path, token_dir: Path, objective: str
 ) -> None:
     out = tmp_path / "run"
-    args = ["--n-layer", "1", "--d-model", "16", "--n-head", "2", "--block-size", "8", "-q",
+    args = ["--n-layer", "1", "--d-model", "16", "--n-head", "2", "--block-size", "8",
             "--no-sample", "--max-steps", "1", "--out", str(out), "--force"]  # fmt: skip
 
     def recipe(*given: str) -> tuple[int, float]:
         r = run_cli("train", str(token_dir), "--objective", objective, *args, *given)
         assert r.exit_code == 0, r.output
         train = json.loads((out / "run.json").read_text())["train"]
-        return train["batch_size"], train["masking"]["rate"]
+        rate = train["masking"]["rate"]
+        assert (f"{objective} model ({rate:.0%} hidden)," in r.stderr) == (objective == "masked")
+        assert f"(batch {train['batch_size']})" in r.stderr  # the banner says what was chosen
+        return train["batch_size"], rate
 
     short, long = f"{SHORT_BUDGET:g}s", f"{SHORT_BUDGET + 1:g}s"
     own = BATCH_SIZES if objective == "causal" else BIDIRECTIONAL_BATCH_SIZES

@@ -35,7 +35,8 @@ def banner(s: Session, trainer: Trainer, resumed: bool) -> None:
         else f"adamw (lr {cfg.lr:g})"
     )
     s.console.print(
-        f"[bold]tinylm train[/]{' (resumed)' if resumed else ''}: {m.objective} model, "
+        f"[bold]tinylm train[/]{' (resumed)' if resumed else ''}: {m.objective} model"
+        f"{f' ({cfg.masking.rate:.0%} hidden)' if m.objective == 'masked' else ''}, "
         f"{n / 1e6:.2f} M parameters ({m.n_layer} layers, {m.n_head} heads, width {m.d_model}, "
         f"context {m.block_size})\n"
         f"device {runtime.describe()} ({s.why}), precision {runtime.precision}, "
