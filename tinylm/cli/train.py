@@ -68,6 +68,11 @@ RESUME_HELP = (
     "given with it (a new budget replaces the saved one); a run whose budget is already spent "
     "is left as it is (exit 0)."
 )
+REPEAT_HELP = (
+    f"Causal: dropout reached as the train split repeats (rising from {REPEAT_EPOCHS[0]:g} to "
+    f"{REPEAT_EPOCHS[1]:g} epochs), against overfitting a small corpus on long runs; 0: off."
+)
+SHORT = f"{SHORT_BUDGET / 60:g} min"  # the budget within which bidirectional runs take their own
 # the range of each option that sets a config field, by config
 _BOUNDS: dict[type, dict[str, Bounds]] = {TrainConfig: TRAIN_BOUNDS, MaskingConfig: MASKING_BOUNDS}
 
@@ -81,8 +86,7 @@ def _batch_help() -> str:
     """'64 tiny, ...; masked and diffusion within 5 min: 32 tiny', from the preset tables."""
     sizes = ", ".join(f"{b} {n}" for n, b in BATCH_SIZES.items())
     own = ", ".join(f"{b} {n}" for n, b in BIDIRECTIONAL_BATCH_SIZES.items() if b != BATCH_SIZES[n])
-    short = f"{SHORT_BUDGET / 60:g} min"
-    return f"Windows per step (default: {sizes}; masked and diffusion within {short}: {own})."
+    return f"Windows per step (default: {sizes}; masked and diffusion within {SHORT}: {own})."
 
 
 def _shares_text(m: MaskingConfig) -> str:
@@ -182,19 +186,12 @@ def _config_option(
 @_config_option("--muon-lr", TrainConfig, "muon_lr", "Muon learning rate.")
 @_config_option("--warmup", TrainConfig, "warmup", "Warmup steps.")
 @_config_option("--weight-decay", TrainConfig, "weight_decay", None)
-@_config_option(
-    "--repeat-dropout",
-    TrainConfig,
-    "repeat_dropout",
-    f"Causal: dropout reached as the train split repeats (rising from {REPEAT_EPOCHS[0]:g} to "
-    f"{REPEAT_EPOCHS[1]:g} epochs), against "
-    "overfitting a small corpus on long runs; 0 turns it off.",
-)
+@_config_option("--repeat-dropout", TrainConfig, "repeat_dropout", REPEAT_HELP)
 @click.option(
     "--mask-rate",
     type=in_bounds(MASKING_BOUNDS["rate"]),
     help=f"Masked objective: share of tokens hidden in training (default: {SHORT_MASK_RATE:g} "
-    f"within {SHORT_BUDGET / 60:g} min, else {MaskingConfig.rate:g}).",
+    f"within {SHORT}, else {MaskingConfig.rate:g}).",
 )
 @click.option(
     "--mask-replace",
