@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import deque
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -69,10 +70,10 @@ def tokenize_apart(
 
 def _relay(lines: IO[str], progress: Progress | None) -> list[str]:
     """Pass the child's progress lines on; return the other lines (a crash's traceback)."""
-    other: list[str] = []
+    other: deque[str] = deque(maxlen=50)
     for line in lines:
         if not line.startswith(TAG):
-            other = [*other[-50:], line]
+            other.append(line)
             continue
         if progress is None:
             continue
@@ -81,7 +82,7 @@ def _relay(lines: IO[str], progress: Progress | None) -> list[str]:
             progress.stage(event["stage"], event["total"])
         else:
             progress.advance(event["advance"])
-    return other
+    return list(other)
 
 
 class _LineProgress:
