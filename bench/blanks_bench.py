@@ -244,6 +244,15 @@ VARIANTS = {
     "masked-40-b16-2layers": shallow("masked", 2, 16),
     "causal-b16-2layers": shallow("causal", 2, 16),
     "diffusion-b32": ("diffusion", None, "tiny", {}, {"batch_size": 32}),
+    # session 6: in 10 minutes 40 % hid too much for one blank (README): end nearer to one blank
+    "masked-40-to-15-b32": (
+        "masked",
+        MaskingConfig(rate=0.4),
+        "tiny",
+        {},
+        {"batch_size": 32},
+        falling_rate(0.4, 0.15),
+    ),
 }
 
 
