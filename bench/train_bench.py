@@ -39,7 +39,6 @@ from tinylm.train.config import (
     MaskingConfig,
     TrainConfig,
     default_batch_size,
-    default_mask_rate,
 )
 
 TARGET = 1.886  # nanoGPT's CPU recipe after 2000 iterations (97.7 s here)
@@ -141,10 +140,7 @@ class _HFMasked(_HFCausal):
 
 def masked(data: TokenData, budget: float) -> None:
     cfg = ModelConfig(vocab_size=data.vocab_size, **NANOGPT, objective="masked")
-    rate = MaskingConfig(rate=default_mask_rate(budget))  # the recipe `tinylm train` picks
-    tcfg = TrainConfig(
-        max_steps=10**9, batch_size=default_batch_size("tiny", "masked", budget), masking=rate
-    )
+    tcfg = TrainConfig(max_steps=10**9, batch_size=default_batch_size("tiny", "masked"))
     run = timed_run(
         cfg,
         tcfg,

@@ -19,14 +19,10 @@ from tinylm.train.config import (
     BATCH_SIZES,
     BIDIRECTIONAL_BATCH_SIZES,
     DEFAULT_SIZE,
-    DEFAULT_TIME,
-    SHORT_BUDGET,
-    SHORT_MASK_RATE,
     SIZES,
     MaskingConfig,
     TrainConfig,
     default_batch_size,
-    default_mask_rate,
 )
 from tinylm.train.setup import check_fits
 from tinylm.train.trainer import Trainer
@@ -208,21 +204,18 @@ def test_help_shows_the_defaults_the_configs_own() -> None:
     for option, value in [
         ("--lr", cfg.lr), ("--muon-lr", cfg.muon_lr), ("--warmup", cfg.warmup),
         ("--eval-every", cfg.eval_every), ("--eval-seconds", cfg.eval_seconds),
-        ("--seed", cfg.seed),
+        ("--seed", cfg.seed), ("--mask-rate", masking.rate),
         ("--grad-accum", cfg.grad_accum), ("--optimizer", cfg.optimizer),
     ]:  # fmt: skip
         after = text.split(f" {option} ", 1)[1]
         assert f"[default: {value}" in after.split(" --", 1)[0], option
     assert f"[default: {DEFAULT_SIZE}]" in text and f"context {SIZES['base']['block_size']}" in text
     assert f"default: {BATCH_SIZES['tiny']} tiny" in text and "[default: 0.8,0.1,0.1]" in text
-    rate = f"(default: {SHORT_MASK_RATE:g} within {SHORT_BUDGET / 60:g} min, else {masking.rate:g})"
-    assert rate in text
-    short = f"masked and diffusion within {SHORT_BUDGET / 60:g} min"
-    assert f"{short}: {BIDIRECTIONAL_BATCH_SIZES['tiny']} tiny)" in text
+    assert f"masked and diffusion: {BIDIRECTIONAL_BATCH_SIZES['tiny']} tiny)" in text
 
 
 @pytest.mark.parametrize("objective", ["causal", "masked", "diffusion"])
-def test_the_default_batch_is_the_objectives_and_the_budgets(
+def test_the_default_batch_is_the_objectives(
     tmp_path: Path, token_dir: Path, objective: str
 ) -> None:
     out = tmp_path / "run"
@@ -238,13 +231,8 @@ def test_the_default_batch_is_the_objectives_and_the_budgets(
         assert f"(batch {train['batch_size']})" in r.stderr  # the banner says what was chosen
         return train["batch_size"], rate
 
-    short, long = f"{SHORT_BUDGET:g}s", f"{SHORT_BUDGET + 1:g}s"
     own = BATCH_SIZES if objective == "causal" else BIDIRECTIONAL_BATCH_SIZES
-    assert recipe("--time", short) == (own[DEFAULT_SIZE], SHORT_MASK_RATE)
-    assert own[DEFAULT_SIZE] == (64 if objective == "causal" else 32) and SHORT_MASK_RATE == 0.4
-    assert recipe("--time", long) == recipe() == (BATCH_SIZES[DEFAULT_SIZE], MaskingConfig.rate)
-    assert (BATCH_SIZES[DEFAULT_SIZE], MaskingConfig.rate) == (64, 0.3)
-    assert default_batch_size(DEFAULT_SIZE, objective, DEFAULT_TIME) == own[DEFAULT_SIZE]
-    assert default_mask_rate(DEFAULT_TIME) == SHORT_MASK_RATE
-    given = recipe("--time", short, "--batch-size", "3", "--mask-rate", "0.2")
-    assert given == (3, 0.2)
+    assert recipe() == (own[DEFAULT_SIZE], MaskingConfig.rate) == recipe("--time", "10m")
+    assert own[DEFAULT_SIZE] == default_batch_size(DEFAULT_SIZE, objective)
+    assert own[DEFAULT_SIZE] == (64 if objective == "causal" else 32)
+    assert recipe("--batch-size", "3", "--mask-rate", "0.2") == (3, 0.2)

@@ -9,13 +9,7 @@ from typing import Any
 from tinylm.cli.train import RESUMABLE
 from tinylm.data.options import ReadOptions, TokenizeOptions
 from tinylm.errors import UsageError
-from tinylm.train.config import (
-    DEFAULT_TIME,
-    MaskingConfig,
-    TrainConfig,
-    default_batch_size,
-    default_mask_rate,
-)
+from tinylm.train.config import DEFAULT_TIME, MaskingConfig, TrainConfig, default_batch_size
 from tinylm.train.setup import check_data_exists, parse_duration
 
 SHAPE_OPTIONS = ("n_layer", "n_head", "d_model", "block_size", "dropout")
@@ -110,13 +104,10 @@ def _train_config(opts: dict[str, Any], budget: dict[str, float | int]) -> Train
     """A new run's configuration; the size and objective set the batch, and no budget means the
     default time."""
     p_mask, p_random, _ = opts["mask_replace"]
-    budget = budget or {"time_limit": DEFAULT_TIME}
-    seconds = budget.get("time_limit")
-    batch = opts["batch_size"] or default_batch_size(opts["size"], opts["objective"], seconds)
-    rate = opts["mask_rate"] or default_mask_rate(seconds)
+    batch = opts["batch_size"] or default_batch_size(opts["size"], opts["objective"])
     return TrainConfig(
         batch_size=batch,
-        masking=MaskingConfig(rate=rate, p_mask=p_mask, p_random=p_random),
+        masking=MaskingConfig(rate=opts["mask_rate"], p_mask=p_mask, p_random=p_random),
         **{k: opts[k] for k in TRAIN_OPTIONS},
-        **budget,
+        **(budget or {"time_limit": DEFAULT_TIME}),
     )
