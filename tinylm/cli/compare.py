@@ -249,12 +249,11 @@ def _measure(
                 f"{held.source} holds {len(held):,} tokens: fewer blanks or tokens than asked."
             )
         report["text"] = held.source
-        report["runs"].append(
-            {"name": str(run), **fact, **measure(ckpt, tok, held, opts, blank_len, judge, spread)}
-        )
+        sampled = replace(held, ids=held.ids[:spread])
+        figures = measure(ckpt, tok, held, opts, blank_len, judge, sampled)
+        report["runs"].append({"name": str(run), **fact, **figures})
     if judge is not None:
         prompt_len = min(loaded[0][0].config.block_size // 4, 24)
-        sampled = replace(held, ids=held.ids[:spread])
         starts = prompt_starts(sampled, opts, prompt_len)
         real = real_text_perplexity(judge, sampled, starts, prompt_len, opts.new_tokens)
         report["judge"] = {"order": judge.order, "data": judged[1], "real_text_perplexity": real}

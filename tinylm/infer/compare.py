@@ -8,7 +8,6 @@ tinylm.infer.judge), and representations by a linear probe (tinylm.infer.probe).
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -142,16 +141,16 @@ def measure(
     opts: CompareOptions,
     blank_len: int,
     judge: NGramJudge | None,
-    spread: int,
+    sampled: HeldOut,
 ) -> dict:
     """Blanks, bits per byte, samples (judged) and a probe for one model. The prompts and probe
-    passages come from the first `spread` tokens, so more blanks or scored tokens move neither."""
+    passages come from `sampled`, a fixed span of `held`, so more blanks or scored tokens move
+    neither."""
     model, causal = ckpt.model, ckpt.config.causal
     windows, positions = blanks(held.ids, blank_len, opts.blanks)
     fill = blank_accuracy(model, windows, positions, opts.shortlist)
     fill["method"] = f"simulated (rescoring {opts.shortlist})" if causal else "native"
     out = {"fill_mask": fill, "bits_per_byte": _bits_per_byte(ckpt, held, opts)}
-    sampled = replace(held, ids=held.ids[:spread])
     out["generation"] = _generation(ckpt, tok, sampled, opts, judge)
     seqs, labels = order_task(sampled.ids, model.config.block_size // 2, PROBE_PASSAGES, opts.seed)
     if len(seqs) >= 20:
