@@ -33,13 +33,24 @@ def test_same_seed_same_text_and_no_special_tokens(mode):
     assert all(t >= N_SPECIAL for t in a)  # never [MASK], never another special
 
 
-def test_one_token_per_step_when_steps_equal_length_and_top_k_1():
-    # surest-first commits an equal share each step; random commits a random number (MDLM)
-    unmask = UnmaskConfig(block_length=8, steps=8, remasking="confidence")
+@pytest.mark.parametrize("mode", ["confidence", "random", "left-to-right"])
+def test_one_token_per_step_when_steps_equal_length_and_top_k_1(mode):
+    # every order commits an equal share each step: no call is wasted, none commits two at once
+    unmask = UnmaskConfig(block_length=8, steps=8, remasking=mode)
     _, steps = _run(unmask, n=8, top_k=1)
     assert len(steps) == 8
     masks = [int((s[0] == MASK_ID).sum()) for s in steps]
     assert masks == list(range(7, -1, -1))
+
+
+def test_random_order_is_drawn_from_the_seed():
+    # the first position committed in a block of 8, over seeds: random, not always the leftmost
+    unmask = UnmaskConfig(block_length=8, steps=8, remasking="random")
+    firsts = set()
+    for seed in range(6):
+        _, steps = _run(unmask, n=8, seed=seed)
+        firsts.add(int((steps[0][0, -8:] != MASK_ID).nonzero()[0, 0]))
+    assert len(firsts) > 1
 
 
 @pytest.mark.parametrize("mode", ["confidence", "random", "left-to-right"])
@@ -52,8 +63,7 @@ def test_blocks_never_write_outside_the_current_block(mode):
         window = s[0].tolist()
         context = prompt + out[: 4 * block]
         assert window[: len(window) - 4] == context[len(context) - (len(window) - 4) :]
-        if mode != "random":  # random commits a random number each step, maybe none
-            assert any(t != MASK_ID for t in window[len(window) - 4 :])  # this step committed
+        assert any(t != MASK_ID for t in window[len(window) - 4 :])  # this step committed
 
 
 def test_greedy_is_independent_of_the_seed():

@@ -106,9 +106,10 @@ def _sampling_option(*names: str, help: str) -> Callable:
 @click.option(
     "--remasking",
     type=click.Choice(REMASKING),
-    help="Masked and diffusion models: which predictions a step commits: random ones at the "
-    "schedule's rate (random, MDLM's reverse process; default: the most varied text), the surest "
-    "(confidence, LLaDA: fluent but repetitive on small models), or the leftmost.",
+    help="Masked and diffusion models: which predictions a step commits, an equal share each "
+    "step: random ones (random, MDLM's reverse process in a random order; default: varied text, "
+    "judged closest to the causal model's), the surest (confidence, LLaDA: fluent but repetitive "
+    "on small models), or the leftmost.",
 )
 @checkpoint_option
 @device_option()

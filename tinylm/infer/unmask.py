@@ -4,8 +4,11 @@ New text starts as [MASK]s after the context and is filled a block at a time, le
 (semi-autoregressive, which also stops the early-[EOS] flood LLaDA reports for long canvases).
 Within a block, each of `steps` model calls predicts every masked position and commits some:
 - "confidence": the surest predictions, an equal share each step (LLaDA's low-confidence remasking);
-- "random": each masked position with probability 1 / steps left (MDLM's ancestral sampler under
-  the linear schedule: unmask with probability (t - s) / t);
+- "random": an equal share of the masked positions each step, drawn at random: MDLM's reverse
+  process in a random order. With one step per token (the default) each token is unmasked at
+  its own time, the continuous-time limit of MDLM's ancestral sampler; drawing each position
+  with probability 1 / steps left, as the discrete sampler does, commits several at once on
+  some steps and none on others, and was judged worse at every budget (README, Benchmarks);
 - "left-to-right": the leftmost ones.
 Committed tokens never change. A diffusion model does this natively; a BERT-style masked model
 does it too, but was never trained on mostly-masked inputs, so its text is labelled simulated.
@@ -44,10 +47,9 @@ def _chosen(
     n = conf.numel()
     if steps_left == 1:
         return torch.arange(n)
-    if mode == "random":
-        draw = torch.rand(n, generator=generator)
-        return (draw < 1.0 / steps_left).nonzero()[:, 0]
     k = math.ceil(n / steps_left)
+    if mode == "random":
+        return torch.randperm(n, generator=generator)[:k].sort().values
     return torch.arange(k) if mode == "left-to-right" else conf.topk(k).indices.sort().values
 
 
