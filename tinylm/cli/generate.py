@@ -107,8 +107,8 @@ def _sampling_option(*names: str, help: str) -> Callable:
     "--remasking",
     type=click.Choice(REMASKING),
     help="Masked and diffusion models: which predictions a step commits, an equal share each "
-    "step: random ones (random, MDLM's reverse process in a random order; default: varied text, "
-    "judged closest to the causal model's), the surest (confidence, LLaDA: fluent but repetitive "
+    "step: random ones (random, MDLM's reverse process in a random order; default: varied text "
+    "without loops), the surest (confidence, LLaDA: fluent but repetitive "
     "on small models), or the leftmost.",
 )
 @checkpoint_option
