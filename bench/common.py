@@ -77,7 +77,8 @@ def timed_run(
     marks = sorted(checkpoints)
     while trained < budget:
         t0 = time.perf_counter()
-        trainer.train_step(lr_factor(step, trained / budget, tcfg.warmup, tcfg.lr_final))
+        frac = trained / budget
+        trainer.train_step(lr_factor(step, frac, tcfg.warmup, tcfg.lr_final), frac)
         trained += time.perf_counter() - t0
         step += 1
         while marks and trained >= marks[0]:

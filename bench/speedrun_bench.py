@@ -44,7 +44,7 @@ from train_bench import TARGET
 
 from tinylm.data.tokens import TokenData
 from tinylm.model import ModelConfig
-from tinylm.train.config import TrainConfig
+from tinylm.train.config import TrainConfig, default_batch_warmup
 
 MARK_EVERY, MARK_UNTIL = 1.5, 90.0  # when the causal val is checked against TARGET
 GOALS = {"causal": "<= 1.45", "masked": ">= 70 %"}  # issue 12: val nats/char, top-1
@@ -61,7 +61,7 @@ def _spec(text: str) -> Spec:
 def run_one(objective: str, spec: Spec, data: TokenData, budget: float, seed: int) -> dict:
     """Train one variant for `budget` s; steps, the final figure, and (causal) seconds to TARGET."""
     cfg = ModelConfig(vocab_size=data.vocab_size, **NANOGPT, objective=objective)
-    tcfg = TrainConfig(max_steps=10**9, seed=seed)
+    tcfg = TrainConfig(max_steps=10**9, seed=seed, batch_warmup=default_batch_warmup(objective))
     kw = dict(seed=seed, build=partial(build, spec=spec), trainer=trainer_for(spec, budget))
     if objective == "masked":
         run = timed_run(cfg, tcfg, data, budget, [], lambda m: masked_val_acc(m, data)[1], **kw)

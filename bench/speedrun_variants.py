@@ -45,14 +45,11 @@ TECHNIQUES = {
     "of the time budget (instead of cosine to 0.1)",
     "shortseq": "the first 20 % of the time on half-length windows, twice as many per step (the "
     "same tokens per step)",
-    "smallbatch": "the first 20 % of the time at a quarter of the windows per step (four times the "
-    "steps for the same tokens)",
 }
 CAUSAL_ONLY = {"smear"}
 SMEAR_WIDTH = 12  # the gate reads this many channels of the current token (modded-nanogpt's 12)
 WARMDOWN_SHARE = 0.45  # of the time budget: the linear decay to 0 at the end
 SHORT_SHARE = 0.2  # of the time budget: half-length windows
-SMALL_SHARE = 0.2  # of the time budget: a quarter of the batch
 Spec = frozenset[str]
 
 
@@ -172,20 +169,19 @@ def warmdown_factor(step: int, progress: float, warmup: int) -> float:
 
 
 class SpeedrunTrainer(Trainer):
-    """tinylm's trainer with the warmdown schedule, short windows or a small batch early on. It
-    keeps its own count of steps and training seconds: bench/common.py's timed_run passes only
-    the cosine schedule's factor."""
+    """tinylm's trainer with the warmdown schedule and/or short windows early on. It keeps its
+    own count of steps and training seconds: bench/common.py's timed_run passes only the cosine
+    schedule's factor."""
 
     budget = 0.0
     warmdown = False
     short = False
-    small = False
 
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
         self.steps, self.trained = 0, 0.0
 
-    def train_step(self, lr_scale: float) -> float:
+    def train_step(self, lr_scale: float, frac: float = 1.0) -> float:
         t0 = time.perf_counter()
         progress = self.trained / self.budget
         if self.warmdown:
@@ -194,10 +190,8 @@ class SpeedrunTrainer(Trainer):
         if self.short and progress < SHORT_SHARE:
             self.cfg = replace(full_cfg, batch_size=2 * full_cfg.batch_size)
             self.window = self.mcfg.block_size // 2 + int(self.mcfg.causal)
-        if self.small and progress < SMALL_SHARE:
-            self.cfg = replace(full_cfg, batch_size=max(1, full_cfg.batch_size // 4))
         try:
-            loss = super().train_step(lr_scale)
+            loss = super().train_step(lr_scale, frac)
         finally:
             self.cfg, self.window = full_cfg, full_window
         self.steps += 1
@@ -207,12 +201,7 @@ class SpeedrunTrainer(Trainer):
 
 def trainer_for(spec: Spec, budget: float) -> type[Trainer]:
     """tinylm's Trainer, or a SpeedrunTrainer set for the spec's schedule and windows."""
-    if not spec & {"warmdown", "shortseq", "smallbatch"}:
+    if not spec & {"warmdown", "shortseq"}:
         return Trainer
-    flags = {
-        "budget": budget,
-        "warmdown": "warmdown" in spec,
-        "short": "shortseq" in spec,
-        "small": "smallbatch" in spec,
-    }
+    flags = {"budget": budget, "warmdown": "warmdown" in spec, "short": "shortseq" in spec}
     return type(f"Trainer_{spec_name(spec)}", (SpeedrunTrainer,), flags)

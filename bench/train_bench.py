@@ -39,6 +39,7 @@ from tinylm.train.config import (
     MaskingConfig,
     TrainConfig,
     default_batch_size,
+    default_batch_warmup,
 )
 
 TARGET = 1.886  # nanoGPT's CPU recipe after 2000 iterations (97.7 s here)
@@ -67,7 +68,7 @@ def causal(data: TokenData, budget: float) -> None:
     marks = [1.5 * i for i in range(1, 31)] + [60, 90, 120]
     run = timed_run(
         cfg,
-        TrainConfig(max_steps=10**9),
+        TrainConfig(max_steps=10**9, batch_warmup=default_batch_warmup("causal")),
         data,
         budget,
         [m for m in marks if m < budget],

@@ -90,10 +90,10 @@ def at_step(n: int, fail: Callable[[], None]) -> Patch:
 
         original = Trainer.train_step
 
-        def step(self: Trainer, scale: float) -> float:
+        def step(self: Trainer, scale: float, frac: float = 1.0) -> float:
             if self.progress.step + 1 == n:
                 fail()
-            return original(self, scale)
+            return original(self, scale, frac)
 
         mp.setattr(Trainer, "train_step", step)
 
@@ -137,8 +137,8 @@ FIXED = {
     "--n-head": "2", "--d-model": "32", "--block-size": "8", "--dropout": "0.1",
     "--batch-size": "8", "--grad-accum": "2", "--optimizer": "adamw", "--lr": "0.01",
     "--muon-lr": "0.01", "--warmup": "5", "--weight-decay": "0.1", "--repeat-dropout": "0.3",
-    "--mask-rate": "0.2", "--mask-replace": "1,0,0", "--seed": "7", "--kind": "byte",
-    "--vocab-size": "300",
+    "--batch-warmup": "0.1", "--mask-rate": "0.2", "--mask-replace": "1,0,0", "--seed": "7",
+    "--kind": "byte", "--vocab-size": "300",
     "--out": "elsewhere", "--force": "", "--init-from": "run", "--errors": "replace",
 }  # fmt: skip
 

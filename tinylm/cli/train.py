@@ -17,12 +17,11 @@ import click
 
 from tinylm.bounds import Bounds
 from tinylm.cli.options import device_option, errors_option, in_bounds
+from tinylm.cli.train_help import BATCH_HELP, REPEAT_HELP, SIZE_HELP, WARMUP_HELP
 from tinylm.data.options import TOKENIZE_BOUNDS, TokenizeOptions
 from tinylm.data.vocab import DEFAULT_VOCAB_SIZE, KINDS
 from tinylm.device_options import DEFAULT_PRECISION, PRECISIONS
 from tinylm.train.config import (
-    BATCH_SIZES,
-    BIDIRECTIONAL_BATCH_SIZES,
     DEFAULT_OBJECTIVE,
     DEFAULT_SIZE,
     DEFAULT_TIME,
@@ -31,7 +30,6 @@ from tinylm.train.config import (
     MASKING_BOUNDS,
     OBJECTIVES,
     OPTIMIZERS,
-    REPEAT_EPOCHS,
     SHAPE_BOUNDS,
     SIZES,
     TRAIN_BOUNDS,
@@ -39,22 +37,6 @@ from tinylm.train.config import (
     TrainConfig,
 )
 
-# measured figures (see the end of SIZE_HELP); the shapes come from SIZES
-_MEASURED = {
-    "tiny": "0.78 M parameters in the blocks, ~20k tokens/s",
-    "small": "2.6 M, ~6k tokens/s",
-    "base": "10.5 M, ~1.6k tokens/s",
-}
-SIZE_HELP = (
-    "Model size preset. "
-    + "; ".join(
-        f"{name}: {s['n_layer']} layers, width {s['d_model']}, context {s['block_size']}, "
-        f"{_MEASURED[name]}"
-        for name, s in SIZES.items()
-    )
-    + ". Plus vocab x width for the tied embedding. Tokens/s measured on a 2-core laptop CPU "
-    "at a 2048 vocabulary (bench/train_bench.py)."
-)
 # What a resumed run may change: its budget, its cadence, where it runs and what it shows. The
 # rest (objective, shape, optimizer, seed, data...) the run fixed when it began; it is refused.
 RESUMABLE = (
@@ -66,10 +48,6 @@ RESUME_HELP = (
     "given with it (a new budget replaces the saved one); a run whose budget is already spent "
     "is left as it is (exit 0)."
 )
-REPEAT_HELP = (
-    f"Causal: dropout reached as the train split repeats (rising from {REPEAT_EPOCHS[0]:g} to "
-    f"{REPEAT_EPOCHS[1]:g} epochs), against overfitting a small corpus on long runs; 0: off."
-)
 # the range of each option that sets a config field, by config
 _BOUNDS: dict[type, dict[str, Bounds]] = {TrainConfig: TRAIN_BOUNDS, MaskingConfig: MASKING_BOUNDS}
 
@@ -77,13 +55,6 @@ _BOUNDS: dict[type, dict[str, Bounds]] = {TrainConfig: TRAIN_BOUNDS, MaskingConf
 def _count(bounds: Bounds) -> click.ParamType:
     """The click type of a whole-number option."""
     return in_bounds(bounds, integer=True)
-
-
-def _batch_help() -> str:
-    """'64 tiny, 32 small, 32 base; masked and diffusion: 32 tiny', from the preset tables."""
-    sizes = ", ".join(f"{b} {n}" for n, b in BATCH_SIZES.items())
-    own = ", ".join(f"{b} {n}" for n, b in BIDIRECTIONAL_BATCH_SIZES.items() if b != BATCH_SIZES[n])
-    return f"Windows per step (default: {sizes}; masked and diffusion: {own})."
 
 
 def _shares_text(m: MaskingConfig) -> str:
@@ -168,7 +139,7 @@ def _config_option(
     type=in_bounds(SHAPE_BOUNDS["dropout"]),
     help=f"Dropout rate (default {DROPOUT:g}: runs are short).",
 )
-@click.option("--batch-size", type=_count(TRAIN_BOUNDS["batch_size"]), help=_batch_help())
+@click.option("--batch-size", type=_count(TRAIN_BOUNDS["batch_size"]), help=BATCH_HELP)
 @_config_option(
     "--grad-accum", TrainConfig, "grad_accum", "Micro-batches summed into one optimizer step."
 )
@@ -184,6 +155,7 @@ def _config_option(
 @_config_option("--warmup", TrainConfig, "warmup", "Warmup steps.")
 @_config_option("--weight-decay", TrainConfig, "weight_decay", None)
 @_config_option("--repeat-dropout", TrainConfig, "repeat_dropout", REPEAT_HELP)
+@click.option("--batch-warmup", type=in_bounds(TRAIN_BOUNDS["batch_warmup"]), help=WARMUP_HELP)
 @_config_option(
     "--mask-rate", MaskingConfig, "rate", "Masked objective: share of tokens hidden in training."
 )
@@ -264,7 +236,7 @@ def _config_option(
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary.")
 def train(data: str | None, **opts: Any) -> None:
-    """Train a causal (GPT) or masked (BERT) model.
+    """Train a causal (GPT), masked (BERT) or diffusion (MDLM) model.
 
     DATA is a directory written by `tinylm tokenize`, or raw text (a file or directory, tokenized
     into the run directory), or nothing for the bundled Shakespeare corpus.

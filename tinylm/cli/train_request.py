@@ -9,7 +9,13 @@ from typing import Any
 from tinylm.cli.train import RESUMABLE
 from tinylm.data.options import ReadOptions, TokenizeOptions
 from tinylm.errors import UsageError
-from tinylm.train.config import DEFAULT_TIME, MaskingConfig, TrainConfig, default_batch_size
+from tinylm.train.config import (
+    DEFAULT_TIME,
+    MaskingConfig,
+    TrainConfig,
+    default_batch_size,
+    default_batch_warmup,
+)
 from tinylm.train.setup import check_data_exists, parse_duration
 
 SHAPE_OPTIONS = ("n_layer", "n_head", "d_model", "block_size", "dropout")
@@ -105,8 +111,10 @@ def _train_config(opts: dict[str, Any], budget: dict[str, float | int]) -> Train
     default time."""
     p_mask, p_random, _ = opts["mask_replace"]
     batch = opts["batch_size"] or default_batch_size(opts["size"], opts["objective"])
+    warm = opts["batch_warmup"]
     return TrainConfig(
         batch_size=batch,
+        batch_warmup=default_batch_warmup(opts["objective"]) if warm is None else warm,
         masking=MaskingConfig(rate=opts["mask_rate"], p_mask=p_mask, p_random=p_random),
         **{k: opts[k] for k in TRAIN_OPTIONS},
         **(budget or {"time_limit": DEFAULT_TIME}),

@@ -44,11 +44,19 @@ def banner(s: Session, trainer: Trainer, resumed: bool) -> None:
         f"{f', {s.world} processes' if s.world > 1 else ''}\n"
         f"data {data.root}: {len(data.train):,} train / {len(data.val):,} val tokens, "
         f"{data.meta['tokenizer']['kind']} vocab {data.vocab_size:,}\n"
-        f"{per_step:,} tokens/step (batch {cfg.batch_size}), optimizer {opt}; budget {budget}; "
+        f"{per_step:,} tokens/step (batch {cfg.batch_size}{_batch_warmup(cfg)}), optimizer {opt}; "
+        f"budget {budget}; "
         f"{_eval_schedule(cfg)}{_dropout(m.causal, m.dropout, cfg)}\n"
         f"run directory {trainer.out}",
         soft_wrap=True,
     )
+
+
+def _batch_warmup(cfg: TrainConfig) -> str:
+    """', 16 for the first 20 %' while the batch warms up."""
+    if not cfg.batch_warmup:
+        return ""
+    return f", {cfg.warmup_batch_size} for the first {cfg.batch_warmup:.0%}"
 
 
 def _eval_schedule(cfg: TrainConfig) -> str:

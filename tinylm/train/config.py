@@ -45,6 +45,12 @@ DROPOUT = 0.0  # runs are short: dropout would only slow learning
 # so that run is unchanged.
 REPEAT_EPOCHS = (6.0, 14.0)
 REPEAT_DROPOUT = 0.2
+# During the first batch_warmup of the budget a step takes this fraction of the batch: more
+# updates for the same tokens while the loss is far from its noise floor. A causal run warms up
+# for its first 20 %: on the default 2-minute run of the bundled corpus final val fell 4.057 ->
+# 4.015 and 4.076 -> 4.024 (two seeds). Masked and diffusion runs, not measured with it: off.
+WARMUP_BATCH_SHARE = 0.25
+BATCH_WARMUPS = {"causal": 0.2}
 # the ranges of the shape options; ModelConfig checks its own again (it is also read from files)
 SHAPE_BOUNDS = {
     **{name: Bounds(1) for name in ("n_layer", "n_head", "d_model", "block_size")},
@@ -62,6 +68,7 @@ TRAIN_BOUNDS = {  # the budget and save_every may be unset (None)
     "muon_lr": Bounds(0.0, low_open=True),
     "weight_decay": Bounds(0.0),
     "repeat_dropout": Bounds(0.0, 1.0, high_open=True),
+    "batch_warmup": Bounds(0.0, 1.0, high_open=True),
     "warmup": Bounds(0),
     "lr_final": Bounds(0.0, 1.0),
     "time_limit": Bounds(0.0, low_open=True),
@@ -74,6 +81,11 @@ TRAIN_BOUNDS = {  # the budget and save_every may be unset (None)
     "save_every": Bounds(1),
     "seed": SEED,
 }
+
+
+def default_batch_warmup(objective: str) -> float:
+    """The share of the budget at a reduced batch when --batch-warmup is not given."""
+    return BATCH_WARMUPS.get(objective, 0.0)
 
 
 def default_batch_size(size: str, objective: str) -> int:
@@ -112,6 +124,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     # causal: dropout reached as the train split repeats (REPEAT_EPOCHS); 0 keeps the model's
     repeat_dropout: float = REPEAT_DROPOUT
+    batch_warmup: float = 0.0  # share of the budget at WARMUP_BATCH_SHARE of the batch; 0: off
     warmup: int = 50
     lr_final: float = 0.1  # the schedule ends at this fraction of the peak learning rate
     grad_clip: float = 1.0
@@ -135,6 +148,11 @@ class TrainConfig:
             raise ValueError("a budget is needed: time_limit, max_steps or max_tokens")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+
+    @property
+    def warmup_batch_size(self) -> int:
+        """Windows a step takes during the batch warm-up."""
+        return max(1, round(self.batch_size * WARMUP_BATCH_SHARE))
 
     def to_dict(self) -> dict:
         return asdict(self)

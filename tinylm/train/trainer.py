@@ -183,14 +183,17 @@ class Trainer:
             self.model.set_dropout(rate)
             self.dropout = rate
 
-    def train_step(self, lr_scale: float) -> float:
+    def train_step(self, lr_scale: float, frac: float = 1.0) -> float:
+        """One optimizer step at `lr_scale` of the peak rate, `frac` of the budget done."""
         cfg = self.cfg
         self._follow_repeats()
         self.opt.set_lr_factor(lr_scale)
         total = torch.zeros((), device=self.runtime.device)
-        slices = self._slices(cfg.batch_size)
+        # fewer windows a step during the batch warm-up (the first batch_warmup of the budget)
+        rows = cfg.warmup_batch_size if frac < cfg.batch_warmup else cfg.batch_size
+        slices = self._slices(rows)
         for micro in range(cfg.grad_accum):
-            batch = random_windows(self.train_data, cfg.batch_size, self.window, self.data_gen)
+            batch = random_windows(self.train_data, rows, self.window, self.data_gen)
             task, ntok = self._task(batch)
             self.progress.tokens += ntok * self.world
             for part in slices:
@@ -268,7 +271,7 @@ class Trainer:
                 return "stopped" if stop else "budget"
             t0 = self.clock()
             scale = lr_factor(p.step, frac, cfg.warmup, cfg.lr_final)
-            loss = self.train_step(scale)
+            loss = self.train_step(scale, frac)
             p.step += 1
             p.elapsed = self.clock() - started
             if p.step % cfg.log_every == 0 or p.step == 1:
