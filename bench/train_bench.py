@@ -126,11 +126,14 @@ class _HFCausal(torch.nn.Module):
     def __init__(self, hf) -> None:
         super().__init__()
         self.hf = hf
+        self.head = hf.get_output_embeddings()  # `evaluate` applies it a slice at a time
         self.config = ModelConfig(vocab_size=hf.config.vocab_size, **NANOGPT, objective="causal")
 
-    def forward(self, idx, select=None):
-        logits = self.hf(input_ids=idx).logits
-        return logits[select] if select is not None else logits
+    def forward(self, idx, select=None, logits=True):
+        if not logits:  # the final hidden states, before the head
+            return self.hf.base_model(input_ids=idx).last_hidden_state
+        out = self.hf(input_ids=idx).logits
+        return out[select] if select is not None else out
 
 
 class _HFMasked(_HFCausal):
