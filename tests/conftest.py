@@ -91,6 +91,19 @@ def train_tiny(token_dir: Path, out: Path, steps: int = 2, *extra: str) -> Path:
     return out
 
 
+def train_option(token_dir: Path, out: Path, flag: str, bad: str, good: str, steps: int):  # noqa: ANN201
+    """A training option's out-of-range value is refused (exit 2, naming it); a good one trains
+    `steps` steps into `out` and is recorded in run.json. The good run's result."""
+    refused = run_cli("train", str(token_dir), flag, bad, *TINY_TRAIN)
+    assert refused.exit_code == 2 and flag in refused.output
+    args = ("--max-steps", str(steps), "--out", str(out), flag, good, *TINY_TRAIN)
+    ok = run_cli("train", str(token_dir), *args)
+    assert ok.exit_code == 0, ok.output
+    field = flag.removeprefix("--").replace("-", "_")
+    assert f'"{field}": {good}' in (out / "run.json").read_text()
+    return ok
+
+
 @pytest.fixture(scope="session")
 def runs(token_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Tiny causal, masked and diffusion runs of the same size and budget, made once a session.

@@ -6,10 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import TINY_TRAIN, run_cli
-from test_training import _losses, _trainer
-
-from tinylm.checkpoint import load_checkpoint, load_trainer_state
+from conftest import TINY_TRAIN, run_cli, train_option
+from test_training import _losses, _resume_last, _trainer
 
 
 def _tokens(out: Path) -> dict[int, int]:
@@ -45,23 +43,14 @@ def test_a_resumed_run_warms_up_exactly_as_an_uninterrupted_one(
     whole.run()
     cut = _trainer(token_dir, tmp_path / "cut", "causal", stop_at=2, batch_warmup=0.5)
     cut.run()  # stops inside the warm-up
-    state, optim = load_trainer_state(tmp_path / "cut" / "last")
-    again = _trainer(token_dir, tmp_path / "cut", "causal", batch_warmup=0.5)
-    again.model.load_state_dict(load_checkpoint(tmp_path / "cut" / "last").model.state_dict())
-    again.load_state(state, optim)
-    again.run()
+    _resume_last(token_dir, tmp_path / "cut", "causal", batch_warmup=0.5)
     assert _losses(tmp_path / "whole") == _losses(tmp_path / "cut")
     assert _tokens(tmp_path / "whole") == _tokens(tmp_path / "cut")
 
 
 def test_the_option_is_checked_recorded_and_shown(tmp_path: Path, token_dir: Path) -> None:
-    bad = run_cli("train", str(token_dir), "--batch-warmup", "1", *TINY_TRAIN)
-    assert bad.exit_code == 2 and "--batch-warmup" in bad.output
     out = tmp_path / "run"
-    args = ("--max-steps", "4", "--out", str(out), "--batch-warmup", "0.5", *TINY_TRAIN)
-    ok = run_cli("train", str(token_dir), *args)
-    assert ok.exit_code == 0, ok.output
-    assert '"batch_warmup": 0.5' in (out / "run.json").read_text()
+    ok = train_option(token_dir, out, "--batch-warmup", "1", "0.5", steps=4)
     assert "(batch 4, 1 for the first 50%)" in ok.output
     again = run_cli("train", "--resume", str(out), "--batch-warmup", "0.2")
     assert again.exit_code == 2 and "drop --batch-warmup" in again.output

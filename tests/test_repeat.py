@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_TRAIN, run_cli
-from test_training import _losses, _trainer
+from conftest import train_option
+from test_training import _losses, _resume_last, _trainer
 
-from tinylm.checkpoint import load_checkpoint, load_trainer_state
 from tinylm.model import Attention
 from tinylm.train.repeat import QUANTUM, repeat_dropout
 
@@ -54,23 +53,14 @@ def test_a_resumed_run_ramps_exactly_as_an_uninterrupted_one(
     whole.run()
     cut = start(tmp_path / "cut", stop_at=4)
     cut.run()
-    state, optim = load_trainer_state(tmp_path / "cut" / "last")
-    again = _trainer(token_dir, tmp_path / "cut", "causal", repeat_dropout=0.5)
-    again.model.load_state_dict(load_checkpoint(tmp_path / "cut" / "last").model.state_dict())
-    again.load_state(state, optim)
-    again.run()
+    again = _resume_last(token_dir, tmp_path / "cut", "causal", repeat_dropout=0.5)
     assert _losses(tmp_path / "whole") == _losses(tmp_path / "cut")
     assert _rates(whole.model) == _rates(again.model) and max(_rates(whole.model)) > 0.1
 
 
 def test_the_option_is_checked_and_recorded(tmp_path: Path, token_dir: Path) -> None:
-    bad = run_cli("train", str(token_dir), "--repeat-dropout", "1.5", *TINY_TRAIN)
-    assert bad.exit_code == 2 and "--repeat-dropout" in bad.output
     out = tmp_path / "run"
-    args = ("--max-steps", "2", "--out", str(out), "--repeat-dropout", "0.25", *TINY_TRAIN)
-    ok = run_cli("train", str(token_dir), *args)
-    assert ok.exit_code == 0, ok.output
-    assert '"repeat_dropout": 0.25' in (out / "run.json").read_text()
+    ok = train_option(token_dir, out, "--repeat-dropout", "1.5", "0.25", steps=2)
     assert "dropout 0, rising to 0.25 as the data repeats (6 to 14 epochs)" in ok.output
     steps = [e for e in _events(out) if e["event"] == "step"]
     assert steps and all(e["dropout"] == 0.0 for e in steps)  # 2 steps: far from 6 epochs

@@ -56,6 +56,16 @@ def _trainer(token_dir: Path, out: Path, objective: str, stop_at: int | None = N
     return trainer
 
 
+def _resume_last(token_dir: Path, out: Path, objective: str, **kw):  # noqa: ANN202
+    """A trainer set up as `_trainer(..., **kw)`, loaded from out/last and run to its end."""
+    state, optim = load_trainer_state(out / "last")
+    again = _trainer(token_dir, out, objective, **kw)
+    again.model.load_state_dict(load_checkpoint(out / "last").model.state_dict())
+    again.load_state(state, optim)
+    again.run()
+    return again
+
+
 def _losses(out: Path) -> dict[int, float]:
     events = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return {e["step"]: e["loss"] for e in events if e["event"] == "step"}
