@@ -48,8 +48,8 @@ REPEAT_DROPOUT = 0.2
 # During the first batch_warmup of the budget a step takes this fraction of the batch: more
 # updates for the same tokens while the loss is far from its noise floor. A causal run warms up
 # for its first 20 %: on the default 2-minute run of the bundled corpus final val was 0.034 nats
-# lower on average over four back-to-back pairs (three of four lower; README). Masked and
-# diffusion runs, not measured with it: off.
+# lower on average over four back-to-back pairs (three of four lower; README). Masked runs lost
+# 0.16-0.19 nats by it (two seeds): off; so for diffusion runs, not measured.
 WARMUP_BATCH_SHARE = 0.25
 BATCH_WARMUPS = {"causal": 0.2}
 # the ranges of the shape options; ModelConfig checks its own again (it is also read from files)
