@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from tinylm.train.config import (
     BATCH_SIZES,
-    BATCH_WARMUPS,
     BIDIRECTIONAL_BATCH_SIZES,
+    OBJECTIVES,
     REPEAT_EPOCHS,
     SIZES,
     WARMUP_BATCH_SHARE,
+    default_batch_warmup,
 )
 
 # measured figures (see the end of SIZE_HELP); the shapes come from SIZES
@@ -33,7 +34,7 @@ REPEAT_HELP = (
 )
 WARMUP_HELP = (
     f"Share of the budget at {WARMUP_BATCH_SHARE:.0%} of the batch, for more steps early on "
-    f"(default: causal {BATCH_WARMUPS['causal']:g}, masked and diffusion 0); 0: off."
+    f"(default: {', '.join(f'{o} {default_batch_warmup(o):g}' for o in OBJECTIVES)}); 0: off."
 )
 # '64 tiny, 32 small, 32 base; masked and diffusion: 32 tiny', from the preset tables
 _OWN = {n: b for n, b in BIDIRECTIONAL_BATCH_SIZES.items() if b != BATCH_SIZES[n]}
