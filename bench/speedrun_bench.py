@@ -36,7 +36,9 @@ from speedrun_variants import (
     TECHNIQUES,
     Spec,
     build,
+    cap_of,
     parse_spec,
+    soft_capped_heads,
     spec_name,
     trainer_for,
 )
@@ -60,6 +62,11 @@ def _spec(text: str) -> Spec:
 
 def run_one(objective: str, spec: Spec, data: TokenData, budget: float, seed: int) -> dict:
     """Train one variant for `budget` s; steps, the final figure, and (causal) seconds to TARGET."""
+    with soft_capped_heads(cap_of(spec)):
+        return _run_one(objective, spec, data, budget, seed)
+
+
+def _run_one(objective: str, spec: Spec, data: TokenData, budget: float, seed: int) -> dict:
     cfg = ModelConfig(vocab_size=data.vocab_size, **NANOGPT, objective=objective)
     tcfg = TrainConfig(max_steps=10**9, seed=seed, batch_warmup=default_batch_warmup(objective))
     kw = dict(seed=seed, build=partial(build, spec=spec), trainer=trainer_for(spec, budget))

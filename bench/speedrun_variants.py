@@ -9,14 +9,18 @@ command line (bench/speedrun_bench.py). The variants train and evaluate only: no
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tinylm import validate
+from tinylm.metrics import IGNORE
 from tinylm.model import (
     MLP,
     NORM_EPS,
@@ -27,6 +31,7 @@ from tinylm.model import (
     Transformer,
     apply_rope,
 )
+from tinylm.train import objectives
 from tinylm.train.trainer import Trainer
 
 TECHNIQUES = {
@@ -103,7 +108,7 @@ class SpeedrunTransformer(Transformer):
 
     def __init__(self, cfg: ModelConfig, spec: Spec) -> None:
         super().__init__(cfg)
-        self.cap = 15.0 if "softcap15" in spec else 30.0 if "softcap30" in spec else None
+        self.cap = cap_of(spec)
         self.smear = nn.Linear(SMEAR_WIDTH, 1, bias=False) if "smear" in spec else None
         if self.smear is not None:
             nn.init.zeros_(self.smear.weight)
@@ -133,10 +138,55 @@ class SpeedrunTransformer(Transformer):
             x = block(x, rope)
         return self.norm_f(x)
 
-    def forward(self, idx, select=None, cache=None) -> torch.Tensor:  # noqa: ANN001
-        """Logits (B, T, V), or (N, V) at a boolean `select`; soft-capped if the spec says so."""
-        logits = super().forward(idx, select, cache)
-        return logits if self.cap is None else self.cap * torch.tanh(logits / self.cap)
+    def forward(self, idx, select=None, cache=None, logits=True) -> torch.Tensor:  # noqa: ANN001
+        """Logits (B, T, V), or (N, V) at a boolean `select`; soft-capped if the spec says so.
+        logits=False: the hidden states, for the head losses (see `soft_capped_heads`)."""
+        out = super().forward(idx, select, cache, logits)
+        return out if self.cap is None or not logits else self.cap * torch.tanh(out / self.cap)
+
+
+def _capped_logits(h: torch.Tensor, weight: torch.Tensor, cap: float, banned: int) -> torch.Tensor:
+    z = h.reshape(-1, h.size(-1)).float() @ weight.float().mT
+    z = cap * torch.tanh(z / cap)
+    if banned:
+        z[:, :banned] = float("-inf")
+    return z
+
+
+@contextlib.contextmanager
+def soft_capped_heads(cap: float | None) -> Iterator[None]:
+    """tinylm trains and evaluates through a sliced head whose gradient assumes plain logits
+    (tinylm.head_loss); while a soft-cap run lasts, its loss functions are full-logit ones with
+    the cap, so autograd goes through the tanh. Nothing changes when cap is None."""
+    if cap is None:
+        yield
+        return
+
+    def nll(h, weight, targets, scale=None, banned=0):  # noqa: ANN001, ANN202 - head_nll's
+        t = targets.reshape(-1)
+        per = F.cross_entropy(
+            _capped_logits(h, weight, cap, banned), t.clamp_min(0), reduction="none"
+        )
+        keep = t != IGNORE
+        if scale is None:
+            return per[keep].mean()
+        return torch.where(keep, per * scale.reshape(-1).float(), 0.0).sum()
+
+    def token_nll(h, weight, targets, banned=0):  # noqa: ANN001, ANN202 - head_token_nll's
+        z = _capped_logits(h, weight, cap, banned)
+        return F.cross_entropy(z, targets.reshape(-1), reduction="none")
+
+    saved = objectives.head_nll, validate.head_token_nll
+    objectives.head_nll, validate.head_token_nll = nll, token_nll
+    try:
+        yield
+    finally:
+        objectives.head_nll, validate.head_token_nll = saved
+
+
+def cap_of(spec: Spec) -> float | None:
+    """The spec's logit soft-cap, if any."""
+    return 15.0 if "softcap15" in spec else 30.0 if "softcap30" in spec else None
 
 
 MODEL_SIDE = {"softcap15", "softcap30", "smear", "x0mix", "untied"}
