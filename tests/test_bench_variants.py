@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
@@ -43,15 +44,7 @@ CASES = [
 
 
 def _cfg(vocab_size: int, objective: str) -> ModelConfig:
-    return ModelConfig(
-        vocab_size=vocab_size,
-        n_layer=2,
-        n_head=2,
-        d_model=32,
-        block_size=16,
-        dropout=0.0,
-        objective=objective,
-    )
+    return tiny_model(vocab_size, 16, objective).config
 
 
 @pytest.mark.parametrize(("objective", "name"), CASES)
