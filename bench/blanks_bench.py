@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -166,9 +167,10 @@ class HeadTransformer(Transformer):
         )
         nn.init.normal_(self.transform[0].weight, mean=0.0, std=0.02)
 
-    def forward(self, idx, select=None, cache=None):  # noqa: ANN001, ANN201
+    def forward(self, idx, select=None, cache=None, logits=True):  # noqa: ANN001, ANN201
         h = self.hidden(idx, cache)
-        return self.head(self.transform(h if select is None else h[select]))
+        h = self.transform(h if select is None else h[select])
+        return self.head(h) if logits else h  # logits=False: the sliced head losses apply it
 
 
 def shallow(objective: str, n_layer: int, batch: int) -> tuple:
@@ -264,16 +266,16 @@ def bundled_bpe(work: Path) -> TokenData:
     return load_token_dir(out)
 
 
-def run_variant(
-    name: str, data: TokenData, budget: float, seed: int, n_blanks: int = 200
-) -> tuple[float, dict]:
-    """Train one variant for `budget` s of training time; its blank top-1 on the val split, and
-    tinylm's validation figures (for a bidirectional model: CE and top-1 at fixed 15 % masks,
-    much less noisy than 200 blanks), with the steps it trained."""
+def variant_setup(
+    name: str, vocab_size: int, budget: float, seed: int, shape: dict | None = None
+) -> tuple[ModelConfig, TrainConfig, Callable[[ModelConfig], Transformer], type[Trainer]]:
+    """What variant `name` trains: its model config, train config, model builder and trainer.
+    `shape` overrides the size preset's (tests run a tinier model)."""
     objective, masking, size, *rest = VARIANTS[name]
     build = rest[0] if rest and rest[0] else Transformer
     train_fields = rest[1] if len(rest) > 1 else {}
-    cfg = ModelConfig(vocab_size=data.vocab_size, objective=objective, dropout=0.0, **SIZES[size])
+    dims = {**SIZES[size], **(shape or {})}
+    cfg = ModelConfig(vocab_size=vocab_size, objective=objective, dropout=0.0, **dims)
     fields = {"batch_size": BATCH_SIZES[size], **train_fields}
     tcfg = TrainConfig(time_limit=budget, seed=seed, **fields)
     if isinstance(masking, MaskingConfig):
@@ -283,6 +285,16 @@ def run_variant(
         trainer_cls = type(f"Trainer_{name}", (VariantTrainer,), {"masking": staticmethod(masking)})
     if len(rest) > 2:
         trainer_cls = rest[2]
+    return cfg, tcfg, build, trainer_cls
+
+
+def run_variant(
+    name: str, data: TokenData, budget: float, seed: int, n_blanks: int = 200
+) -> tuple[float, dict]:
+    """Train one variant for `budget` s of training time; its blank top-1 on the val split, and
+    tinylm's validation figures (for a bidirectional model: CE and top-1 at fixed 15 % masks,
+    much less noisy than 200 blanks), with the steps it trained."""
+    cfg, tcfg, build, trainer_cls = variant_setup(name, data.vocab_size, budget, seed)
     run = timed_run(
         cfg, tcfg, data, budget, [], lambda m: 0.0, seed=seed, build=build, trainer=trainer_cls
     )

@@ -1,8 +1,8 @@
-"""The speedrun ablation's variants still train and evaluate on tinylm's own step.
+"""The benchmarks' model and trainer variants still train and evaluate on tinylm's own step.
 
 Nothing else imports bench/ code, so a change to the model's or trainer's interface breaks it
-unseen until someone runs an hour-long benchmark (it happened once: the sliced head's
-`logits=False`). Tiny model, three steps each.
+unseen until someone runs an hour-long benchmark (it happened: the sliced head's `logits=False`
+broke the speedrun and blank-recipe variants for sessions). Tiny model, a few steps each.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ from conftest import tiny_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from speedrun_variants import (  # noqa: E402 - bench/ is not a package
+from dataclasses import replace  # noqa: E402
+
+from blanks_bench import VARIANTS, variant_setup  # noqa: E402 - bench/ is not a package
+from speedrun_variants import (  # noqa: E402
     CAUSAL_ONLY,
     TECHNIQUES,
     build,
@@ -84,3 +87,22 @@ def test_soft_cap_trains_on_the_capped_logits() -> None:
     plain = task_loss(model, causal_task(x))
     assert torch.allclose(capped, expected, rtol=1e-5)
     assert not torch.allclose(plain, expected, rtol=1e-2)
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_every_blank_recipe_trains_and_evaluates(
+    token_dir: Path, tmp_path: Path, name: str
+) -> None:
+    data = load_token_dir(token_dir)
+    shape = {"n_layer": 2, "n_head": 2, "d_model": 32, "block_size": 16}
+    cfg, tcfg, build_model, trainer_cls = variant_setup(name, data.vocab_size, 1.0, 0, shape)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    tcfg = replace(tcfg, batch_size=4, warmup=1)
+    trainer = trainer_cls(model, tcfg, data, RUNTIME, tmp_path, lambda e: None)
+    losses = [trainer.train_step(1.0) for _ in range(2)]
+    for block in model.blocks:  # a hybrid may end on a causal step
+        block.attn.causal = cfg.causal
+    val = evaluate(model, fixed_windows(data.val, 16 + cfg.causal, 8), RUNTIME, 1.0)
+    assert all(math.isfinite(x) for x in losses)
+    assert math.isfinite(val["val_loss"])
