@@ -47,6 +47,11 @@ def _name(block: int, steps: int, remasking: str) -> str:
     return f"{block}x{steps}-{remasking}"
 
 
+def _pct(share: float | None) -> str:
+    """A share as a percentage; "-" where the samples are too short to say (sample_stats)."""
+    return "-" if share is None else f"{share:.1%}"
+
+
 def _score(
     label: str,
     draw: Callable[[list[int], torch.Generator], list[int]],
@@ -65,7 +70,7 @@ def _score(
     stats = sample_stats(texts)
     print(
         f"{label:44s}: judge {judge.perplexity(scored):6.1f}, "
-        f"distinct-2 {stats['distinct_2']:.1%}, repeated 4-grams {stats['repetition_4']:.1%}, "
+        f"distinct-2 {_pct(stats['distinct_2'])}, repeated 4-grams {_pct(stats['repetition_4'])}, "
         f"{rate:,.0f} tokens/s",
         flush=True,
     )
