@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,7 @@ from conftest import tiny_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from dataclasses import replace  # noqa: E402
-
-from blanks_bench import VARIANTS, variant_setup  # noqa: E402 - bench/ is not a package
+from blank_variants import VARIANTS, settled, variant_setup  # noqa: E402 - bench/ is not a package
 from speedrun_variants import (  # noqa: E402
     CAUSAL_ONLY,
     TECHNIQUES,
@@ -29,7 +28,7 @@ from speedrun_variants import (  # noqa: E402
     trainer_for,
 )
 
-from tinylm.data.tokens import fixed_windows, load_token_dir  # noqa: E402
+from tinylm.data.tokens import TokenData, fixed_windows, load_token_dir  # noqa: E402
 from tinylm.device import pick_runtime  # noqa: E402
 from tinylm.metrics import next_token_nll  # noqa: E402
 from tinylm.model import ModelConfig  # noqa: E402
@@ -38,6 +37,7 @@ from tinylm.train.objectives import causal_task, task_loss  # noqa: E402
 from tinylm.validate import evaluate  # noqa: E402
 
 RUNTIME = pick_runtime(torch.device("cpu"))
+SHAPE = ("n_layer", "n_head", "d_model", "block_size")
 CASES = [
     (objective, name)
     for objective in ("causal", "masked")
@@ -48,6 +48,12 @@ CASES = [
 
 def _cfg(vocab_size: int, objective: str) -> ModelConfig:
     return tiny_model(vocab_size, 16, objective).config
+
+
+def _val(model: torch.nn.Module, data: TokenData) -> dict:
+    """tinylm's validation figures on a few fixed val windows."""
+    cfg = model.config
+    return evaluate(model, fixed_windows(data.val, cfg.block_size + cfg.causal, 8), RUNTIME, 1.0)
 
 
 @pytest.mark.parametrize(("objective", "name"), CASES)
@@ -64,7 +70,7 @@ def test_every_variant_trains_and_evaluates(
     before = [p.detach().clone() for p in model.parameters()]
     with soft_capped_heads(cap_of(spec)):
         losses = [trainer.train_step(1.0) for _ in range(3)]
-        val = evaluate(model, fixed_windows(data.val, 16 + cfg.causal, 8), RUNTIME, 1.0)
+        val = _val(model, data)
     assert all(math.isfinite(x) for x in losses)
     assert math.isfinite(val["val_loss"])
     moved = [not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)]
@@ -94,15 +100,14 @@ def test_every_blank_recipe_trains_and_evaluates(
     token_dir: Path, tmp_path: Path, name: str
 ) -> None:
     data = load_token_dir(token_dir)
-    shape = {"n_layer": 2, "n_head": 2, "d_model": 32, "block_size": 16}
+    small = _cfg(data.vocab_size, "causal")
+    shape = {k: getattr(small, k) for k in SHAPE}
     cfg, tcfg, build_model, trainer_cls = variant_setup(name, data.vocab_size, 1.0, 0, shape)
     torch.manual_seed(0)
     model = build_model(cfg)
     tcfg = replace(tcfg, batch_size=4, warmup=1)
     trainer = trainer_cls(model, tcfg, data, RUNTIME, tmp_path, lambda e: None)
     losses = [trainer.train_step(1.0) for _ in range(2)]
-    for block in model.blocks:  # a hybrid may end on a causal step
-        block.attn.causal = cfg.causal
-    val = evaluate(model, fixed_windows(data.val, 16 + cfg.causal, 8), RUNTIME, 1.0)
+    val = _val(settled(model, cfg), data)
     assert all(math.isfinite(x) for x in losses)
     assert math.isfinite(val["val_loss"])
